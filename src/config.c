@@ -1,0 +1,333 @@
+/*
+ * Directives of INTERFACE.md. Every number is range-checked with a message
+ * that names the directive; unset values inherit, defaults come last.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include "config.h"
+#include <http_log.h>
+#include <http_core.h>
+#include <util_cfgtree.h>
+#include "keys.h"
+#include "store.h"
+
+APLOG_USE_MODULE(remote_session);
+
+void *rs_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    rs_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    c->cookie_secure = RS_UNSET;
+    c->timeout = RS_UNSET;
+    c->lock_timeout = RS_UNSET;
+    c->lock_lease = RS_UNSET;
+    c->max_size = RS_UNSET;
+    return c;
+}
+
+#define MERGE_PTR(f)  m->f = over->f ? over->f : base->f
+#define MERGE_INT(f)  m->f = over->f != RS_UNSET ? over->f : base->f
+
+void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
+{
+    rs_server_conf *base = basev, *over = overv;
+    rs_server_conf *m = apr_pcalloc(p, sizeof(*m));
+    MERGE_PTR(store_spec);
+    MERGE_PTR(api_key);
+    MERGE_PTR(cookie_name);
+    MERGE_INT(cookie_secure);
+    MERGE_INT(timeout);
+    MERGE_INT(lock_timeout);
+    MERGE_INT(lock_lease);
+    MERGE_INT(max_size);
+    m->keys = rs_keys_merge(p, base->keys, over->keys);
+    return m;
+}
+
+void *rs_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    rs_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+    c->require = RS_REQUIRE_UNSET;
+    return c;
+}
+
+void *rs_merge_dir_conf(apr_pool_t *p, void *basev, void *overv)
+{
+    rs_dir_conf *base = basev, *over = overv;
+    rs_dir_conf *m = apr_pcalloc(p, sizeof(*m));
+    MERGE_INT(require);
+    return m;
+}
+
+rs_server_conf *rs_sconf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &remote_session_module);
+}
+
+rs_require_e rs_require_mode(const request_rec *r)
+{
+    const rs_dir_conf *d = ap_get_module_config(r->per_dir_config,
+                                                &remote_session_module);
+    return d && d->require != RS_REQUIRE_UNSET ? d->require : RS_REQUIRE_OFF;
+}
+
+#define OR_DEFAULT(v, d) ((v) != RS_UNSET ? (v) : (d))
+
+const char *rs_cookie_name(const rs_server_conf *c)
+{
+    return c->cookie_name ? c->cookie_name : RS_DEFAULT_COOKIE;
+}
+
+int rs_cookie_secure(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->cookie_secure, 0);
+}
+
+int rs_timeout_minutes(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->timeout, RS_DEFAULT_TIMEOUT);
+}
+
+int rs_lock_timeout(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->lock_timeout, RS_DEFAULT_LOCK_TIMEOUT);
+}
+
+int rs_lock_lease(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->lock_lease, RS_DEFAULT_LOCK_LEASE);
+}
+
+apr_size_t rs_max_size(const rs_server_conf *c)
+{
+    return (apr_size_t)OR_DEFAULT(c->max_size, RS_DEFAULT_MAX_SIZE);
+}
+
+/* 32 hex digits, as 8-4-4-4-12 with dashes or without, braces optional. */
+int rs_guid_valid(const char *key)
+{
+    static const int dash_at[] = { 8, 13, 18, 23 };
+    apr_size_t n = strlen(key);
+    int dashes, i, nonzero = 0;
+
+    if (n >= 2 && key[0] == '{' && key[n - 1] == '}') {
+        key++;
+        n -= 2;
+    }
+    if (n != 32 && n != 36) {
+        return 0;
+    }
+    dashes = n == 36;
+    for (i = 0; i < (int)n; i++) {
+        int want_dash = dashes && (i == dash_at[0] || i == dash_at[1]
+                                   || i == dash_at[2] || i == dash_at[3]);
+        if (want_dash ? key[i] != '-' : !apr_isxdigit(key[i])) {
+            return 0;
+        }
+        nonzero |= !want_dash && key[i] != '0';
+    }
+    return nonzero;
+}
+
+static const char *set_int(cmd_parms *cmd, const char *arg, long lo, long hi,
+                           long *out)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    if (!*arg || *end || v < lo || v > hi) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number "
+                            "from %ld to %ld", cmd->cmd->name, arg, lo, hi);
+    }
+    *out = (long)v;
+    return NULL;
+}
+
+/* Which int field of rs_server_conf a numeric directive sets, and its range. */
+typedef struct {
+    apr_size_t offset;
+    long lo, hi;
+} int_field_t;
+
+static const int_field_t f_timeout =
+    { APR_OFFSETOF(rs_server_conf, timeout), 1, 525600 };
+static const int_field_t f_lock_timeout =
+    { APR_OFFSETOF(rs_server_conf, lock_timeout), 0, 3600 };
+static const int_field_t f_lock_lease =
+    { APR_OFFSETOF(rs_server_conf, lock_lease), 1, 3600 };
+
+static const char *set_server_int(cmd_parms *cmd, void *dummy,
+                                  const char *arg)
+{
+    const int_field_t *f = cmd->info;
+    long v;
+    const char *err = set_int(cmd, arg, f->lo, f->hi, &v);
+    if (!err) {
+        *(int *)((char *)rs_sconf(cmd->server) + f->offset) = (int)v;
+    }
+    return err;
+}
+
+static const char *set_max_size(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    return set_int(cmd, arg, 64, 64L * 1024 * 1024,
+                   &rs_sconf(cmd->server)->max_size);
+}
+
+static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = *arg ? rs_store_check_spec(cmd->pool, arg)
+                           : "RemoteSessionStore: the configuration is empty";
+    if (!err) {
+        rs_sconf(cmd->server)->store_spec = arg;
+    }
+    return err;
+}
+
+static const char *set_api_key(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    if (!rs_guid_valid(arg)) {
+        /* Never echo the key: it may be a real one with a typo. */
+        return "RemoteSessionApiKey: the key must be a GUID (32 hex digits, "
+               "dashes and braces optional) and not all zeros";
+    }
+    rs_sconf(cmd->server)->api_key = arg;
+    return NULL;
+}
+
+static const char *set_cookie_name(cmd_parms *cmd, void *dummy,
+                                   const char *arg)
+{
+    const char *c;
+    for (c = arg; *c; c++) {
+        if (!apr_isgraph(*c) || strchr("()<>@,;:\\\"/[]?={}", *c)) {
+            break;
+        }
+    }
+    if (!*arg || *c) {
+        return apr_psprintf(cmd->pool, "RemoteSessionCookieName: '%s' is "
+                            "not a valid cookie name", arg);
+    }
+    rs_sconf(cmd->server)->cookie_name = arg;
+    return NULL;
+}
+
+static const char *set_cookie_secure(cmd_parms *cmd, void *dummy, int on)
+{
+    rs_sconf(cmd->server)->cookie_secure = on;
+    return NULL;
+}
+
+static const char *set_key(cmd_parms *cmd, void *dummy, const char *name,
+                           const char *type)
+{
+    rs_server_conf *c = rs_sconf(cmd->server);
+    const char *err;
+    if (!c->keys) {
+        c->keys = rs_keys_make(cmd->pool);
+    }
+    err = rs_keys_add(cmd->pool, c->keys, name, type);
+    return err ? apr_pstrcat(cmd->pool, "RemoteSessionKey: ", err, NULL)
+               : NULL;
+}
+
+static const char *set_require(cmd_parms *cmd, void *dirconf, const char *arg)
+{
+    rs_dir_conf *d = dirconf;
+    if (!strcasecmp(arg, "On")) {
+        d->require = RS_REQUIRE_ON;
+    }
+    else if (!strcasecmp(arg, "ReadOnly")) {
+        d->require = RS_REQUIRE_READONLY;
+    }
+    else if (!strcasecmp(arg, "Off")) {
+        d->require = RS_REQUIRE_OFF;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "SessionRequire: '%s' is not one of "
+                            "On, ReadOnly, Off", arg);
+    }
+    return NULL;
+}
+
+const command_rec rs_directives[] = {
+    AP_INIT_TAKE1("RemoteSessionStore", set_store, NULL, RSRC_CONF,
+        "libmemcached configuration string, e.g. \"--SERVER=127.0.0.1:11211\""),
+    AP_INIT_TAKE1("RemoteSessionApiKey", set_api_key, NULL, RSRC_CONF,
+        "API key (a GUID) the session endpoint requires"),
+    AP_INIT_TAKE1("RemoteSessionCookieName", set_cookie_name, NULL, RSRC_CONF,
+        "session cookie name (default ASP.NET_SessionId)"),
+    AP_INIT_FLAG("RemoteSessionCookieSecure", set_cookie_secure, NULL,
+        RSRC_CONF, "add Secure to the session cookie (always on HTTPS)"),
+    AP_INIT_TAKE1("RemoteSessionTimeout", set_server_int, (void *)&f_timeout,
+        RSRC_CONF, "idle timeout of new sessions, minutes (default 20)"),
+    AP_INIT_TAKE1("RemoteSessionLockTimeout", set_server_int,
+        (void *)&f_lock_timeout, RSRC_CONF,
+        "seconds a writer waits for a held session (default 30)"),
+    AP_INIT_TAKE1("RemoteSessionLockLease", set_server_int,
+        (void *)&f_lock_lease, RSRC_CONF,
+        "seconds after which an unrenewed lock may be taken over (default 10)"),
+    AP_INIT_TAKE2("RemoteSessionKey", set_key, NULL, RSRC_CONF,
+        "registers a session key: name and type (string int long bool double "
+        "object array json, '?' suffix for nullable)"),
+    AP_INIT_TAKE1("RemoteSessionMaxSize", set_max_size, NULL, RSRC_CONF,
+        "largest serialized session accepted, bytes (default 1000000)"),
+    AP_INIT_TAKE1("SessionRequire", set_require, NULL,
+        RSRC_CONF | ACCESS_CONF | OR_FILEINFO,
+        "On (session with exclusive lock), ReadOnly, or Off"),
+    { NULL }
+};
+
+/* The server a directive node belongs to: its <VirtualHost>, else main. */
+static server_rec *server_of(ap_directive_t *d, server_rec *main)
+{
+    server_rec *s;
+    for (; d; d = d->parent) {
+        if (strcasecmp(d->directive, "<VirtualHost")) {
+            continue;
+        }
+        for (s = main->next; s; s = s->next) {
+            if (s->defn_line_number == (unsigned)d->line_num
+                && s->defn_name && !strcmp(s->defn_name, d->filename)) {
+                return s;
+            }
+        }
+    }
+    return main;
+}
+
+static int is_endpoint_mapping(const ap_directive_t *d)
+{
+    const char *args;
+    if (strcasecmp(d->directive, "SetHandler") || !d->args) {
+        return 0;
+    }
+    args = d->args;
+    if (*args == '"' || *args == '\'') {
+        args++;
+    }
+    return !strncasecmp(args, "remote-session", 14)
+        && (!args[14] || strchr("\"' \t", args[14]));
+}
+
+static int check_tree(ap_directive_t *d, server_rec *main)
+{
+    for (; d; d = d->next) {
+        if (is_endpoint_mapping(d) && !rs_sconf(server_of(d, main))->api_key) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main, RSLOG(00001)
+                         "RemoteSessionApiKey is required: 'SetHandler "
+                         "remote-session' at %s:%d maps the session endpoint "
+                         "but its server has no key", d->filename,
+                         d->line_num);
+            return 0;
+        }
+        if (d->first_child && !check_tree(d->first_child, main)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int rs_check_endpoints(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
+{
+    return check_tree(ap_conftree, s) ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}

@@ -1,0 +1,73 @@
+/*
+ * Configuration: per-server (store, key, cookie, timeouts, key registry)
+ * and per-directory (SessionRequire). Unset fields are sentinels; the
+ * defaults are applied by the getters, so that inheritance into vhosts and
+ * sections works (no defaults in the create functions).
+ */
+#ifndef RS_CONFIG_H
+#define RS_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <apr_hash.h>
+
+#define RS_UNSET (-1)
+
+/* Stable message IDs of our own, e.g. RSLOG(00001) gives "RS00001: ". */
+#define RSLOG(n) "RS" #n ": "
+
+#define RS_DEFAULT_COOKIE       "ASP.NET_SessionId"
+#define RS_DEFAULT_TIMEOUT      20          /* minutes */
+#define RS_DEFAULT_LOCK_TIMEOUT 30          /* seconds */
+#define RS_DEFAULT_LOCK_LEASE   10          /* seconds */
+#define RS_DEFAULT_MAX_SIZE     1000000     /* bytes */
+
+typedef enum {
+    RS_REQUIRE_UNSET = RS_UNSET, RS_REQUIRE_OFF = 0, RS_REQUIRE_ON,
+    RS_REQUIRE_READONLY
+} rs_require_e;
+
+struct rs_store;
+
+typedef struct {
+    const char *store_spec;     /* libmemcached configuration string */
+    const char *api_key;
+    const char *cookie_name;
+    int cookie_secure;
+    int timeout;
+    int lock_timeout;
+    int lock_lease;
+    long max_size;
+    apr_hash_t *keys;           /* name -> rs_key_t */
+    struct rs_store *store;     /* per child, set in child_init */
+} rs_server_conf;
+
+typedef struct {
+    rs_require_e require;
+} rs_dir_conf;
+
+extern module AP_MODULE_DECLARE_DATA remote_session_module;
+extern const command_rec rs_directives[];
+
+void *rs_create_server_conf(apr_pool_t *p, server_rec *s);
+void *rs_merge_server_conf(apr_pool_t *p, void *base, void *over);
+void *rs_create_dir_conf(apr_pool_t *p, char *dir);
+void *rs_merge_dir_conf(apr_pool_t *p, void *base, void *over);
+
+rs_server_conf *rs_sconf(const server_rec *s);
+rs_require_e rs_require_mode(const request_rec *r);
+
+const char *rs_cookie_name(const rs_server_conf *c);
+int rs_cookie_secure(const rs_server_conf *c);
+int rs_timeout_minutes(const rs_server_conf *c);
+int rs_lock_timeout(const rs_server_conf *c);
+int rs_lock_lease(const rs_server_conf *c);
+apr_size_t rs_max_size(const rs_server_conf *c);
+
+/* 1 when key is a non-empty, non-zero GUID (dashes/braces optional). */
+int rs_guid_valid(const char *key);
+
+/* post_config: refuses a mapped endpoint without an API key. */
+int rs_check_endpoints(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
+
+#endif

@@ -1,0 +1,442 @@
+/*
+ * The remote app session endpoint (PROTOCOL.md): read-only GET, writeable
+ * GET held open until a PUT commits, and single-connection POST.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_crypto.h>
+#include "endpoint.h"
+#include "config.h"
+#include "lock.h"
+#include "sid.h"
+#include "keys.h"
+#include "json.h"
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+
+APLOG_USE_MODULE(remote_session);
+
+#define KEY_HEADER       "X-SystemWebAdapter-RemoteAppAuthentication-Key"
+#define READONLY_HEADER  "X-SystemWebAdapter-RemoteAppSession-ReadOnly"
+#define HEARTBEAT        apr_time_from_msec(20)
+#define BODY_POLL        apr_time_from_msec(5)
+
+#define MSG_NO_ID        "No session ID found"
+#define MSG_NOT_FOUND    "Could not find session"
+#define MSG_DESERIALIZE  "Failed to deserialize session state"
+#define MSG_ALREADY      "Session has already been updated"
+
+/* Constant time whatever the mismatch position; length is no secret. */
+static int key_ok(request_rec *r, const char *want)
+{
+    const char *got = apr_table_get(r->headers_in, KEY_HEADER);
+    apr_size_t wl = strlen(want);
+    int same_len = got && strlen(got) == wl;
+    return apr_crypto_equals(same_len ? got : want, want, wl) && same_len;
+}
+
+/* .NET bool.TryParse: true/false in any case, white space around. */
+static int header_true(request_rec *r, const char *name)
+{
+    const char *v = apr_table_get(r->headers_in, name);
+    apr_size_t n;
+    if (!v) {
+        return 0;
+    }
+    while (apr_isspace(*v)) {
+        v++;
+    }
+    n = strlen(v);
+    while (n && apr_isspace(v[n - 1])) {
+        n--;
+    }
+    return n == 4 && !strncasecmp(v, "true", 4);
+}
+
+/* A protocol refusal: the message in the reason phrase and a text body. */
+static int refuse(request_rec *r, int status, const char *msg)
+{
+    r->status = status;
+    r->status_line = apr_psprintf(r->pool, "%d %s", status, msg);
+    ap_set_content_type(r, "text/plain");
+    ap_set_content_length(r, (apr_off_t)strlen(msg));
+    ap_rputs(msg, r);
+    return OK;
+}
+
+int rs_http_status(request_rec *r, int status)
+{
+    switch (status) {
+    case RS_OK:
+        return OK;
+    case RS_BUSY:
+    case RS_UNAVAILABLE:
+        apr_table_setn(r->err_headers_out, "Retry-After", "1");
+        return HTTP_SERVICE_UNAVAILABLE;
+    case RS_TOO_LARGE:
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    default:
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+static apr_status_t send_bytes(request_rec *r, const void *buf, apr_size_t len)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    apr_status_t rv;
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(
+                                    buf, len, r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(
+                                    r->connection->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_destroy(bb);
+    return rv != APR_SUCCESS ? rv : r->connection->aborted ? APR_ECONNABORTED
+                                                          : APR_SUCCESS;
+}
+
+/* The state as this response presents it, plus an optional newline. */
+static apr_status_t send_state(request_rec *r, const rs_state_t *st,
+                               int is_new, int readonly, int newline)
+{
+    rs_state_t view = *st;
+    apr_size_t n;
+    unsigned char *b;
+
+    view.is_new = is_new;
+    view.is_readonly = readonly;
+    view.is_abandoned = 0;
+    b = rs_state_encode(r->pool, &view, &n);
+    if (newline) {
+        b = memcpy(apr_palloc(r->pool, n + 1), b, n);
+        b[n++] = '\n';
+    }
+    if (readonly) {
+        ap_set_content_length(r, (apr_off_t)n);
+    }
+    return send_bytes(r, b, n);
+}
+
+/* Stops mod_deflate and friends from holding back a streamed answer. */
+static void stream_response(request_rec *r)
+{
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    ap_set_content_type(r, "text/event-stream");
+}
+
+/* Loads the cookie's session (locking it for a writer) or makes one. */
+static int open_session(request_rec *r, rs_session_t *s, rs_lock_kind_e kind,
+                        int *is_new)
+{
+    rs_status_e st = RS_NOT_FOUND;
+    if (s->id) {
+        st = kind ? rs_lock_acquire(s, kind) : rs_lock_load(s);
+    }
+    *is_new = st == RS_NOT_FOUND;
+    if (*is_new) {
+        st = rs_lock_create(s, kind);
+        if (st == RS_OK) {
+            rs_server_conf *c = rs_sconf(r->server);
+            rs_sid_set_cookie(r, rs_cookie_name(c), s->id,
+                              rs_cookie_secure(c));
+        }
+    }
+    else if (st == RS_OK && !kind) {
+        st = rs_lock_touch(s);
+    }
+    if (st == RS_OK && kind) {
+        rs_lock_release_on_cleanup(s);
+    }
+    return st;
+}
+
+static int readonly_get(request_rec *r, rs_session_t *s)
+{
+    int is_new, st = open_session(r, s, RS_KIND_NONE, &is_new);
+    if (st != RS_OK) {
+        return rs_http_status(r, st);
+    }
+    ap_set_content_type(r, "application/json; charset=utf-8");
+    send_state(r, s->state, is_new, 1, 0);
+    return OK;
+}
+
+/* Heartbeats until a PUT commits, the client goes, or the session ends. */
+static void hold_until_commit(request_rec *r, rs_session_t *s)
+{
+    apr_time_t end = apr_time_now()
+                     + apr_time_from_sec((apr_time_t)s->state->timeout * 60);
+    rs_status_e st = RS_OK;
+
+    while (st == RS_OK) {
+        apr_sleep(HEARTBEAT);
+        if (send_bytes(r, "\n", 1) != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RSLOG(00030)
+                          "session %s: client went away; lock released",
+                          s->id);
+            break;
+        }
+        st = rs_lock_poll(s);
+        if (st == RS_OK && apr_time_now() > end) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00031)
+                          "session %s: no commit within the session "
+                          "timeout; lock released", s->id);
+            break;
+        }
+    }
+    rs_lock_release(s);
+}
+
+static int writeable_get(request_rec *r, rs_session_t *s)
+{
+    int is_new, st = open_session(r, s, RS_KIND_ENDPOINT, &is_new);
+    if (st != RS_OK) {
+        return rs_http_status(r, st);
+    }
+    stream_response(r);
+    if (send_state(r, s->state, is_new, 0, 1) == APR_SUCCESS) {
+        hold_until_commit(r, s);
+    }
+    return OK;
+}
+
+/*
+ * Reads the body into pool memory, up to limit bytes. While no data is
+ * there, renews s's lock (when given) so a slow client keeps its lease.
+ */
+static apr_status_t read_body(request_rec *r, rs_session_t *s,
+                              apr_size_t limit, char **buf, apr_size_t *len)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    apr_bucket_brigade *all = apr_brigade_create(r->pool,
+                                                 r->connection->bucket_alloc);
+    apr_off_t have = 0;
+    apr_status_t rv;
+    int eos = 0;
+
+    while (!eos) {
+        apr_read_type_e mode = s ? APR_NONBLOCK_READ : APR_BLOCK_READ;
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, mode,
+                            HUGE_STRING_LEN);
+        if (APR_STATUS_IS_EAGAIN(rv) || (rv == APR_SUCCESS
+                                         && APR_BRIGADE_EMPTY(bb))) {
+            if (s && rs_lock_renew(s) != RS_OK) {
+                return APR_EGENERAL;
+            }
+            apr_sleep(BODY_POLL);
+            continue;
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        eos = APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb));
+        APR_BRIGADE_CONCAT(all, bb);
+        apr_brigade_length(all, 1, &have);
+        if ((apr_size_t)have > limit) {
+            return APR_ENOSPC;
+        }
+    }
+    *len = (apr_size_t)have;
+    return apr_brigade_pflatten(all, buf, len, r->pool);
+}
+
+/* The body as a state for session id; NULL and a logged reason if not. */
+static rs_state_t *parse_state(request_rec *r, const char *id,
+                               const char *buf, apr_size_t len)
+{
+    rs_state_t *st;
+    const char *err = rs_state_decode(r->pool, (const unsigned char *)buf,
+                                      len, rs_max_size(rs_sconf(r->server)),
+                                      &st);
+    if (!err && strcmp(st->id, id)) {
+        err = "its session ID differs from the cookie's";
+    }
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00032)
+                      "session %s: refused state: %s", id, err);
+        return NULL;
+    }
+    return st;
+}
+
+static const char *check_keys(request_rec *r, const char *id,
+                              const rs_state_t *st)
+{
+    const char *err = rs_keys_check_state(r->pool, rs_sconf(r->server)->keys,
+                                          st);
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00033)
+                      "session %s: refused state: %s", id, err);
+    }
+    return err;
+}
+
+static int put(request_rec *r, rs_session_t *s)
+{
+    rs_server_conf *c = rs_sconf(r->server);
+    char *buf;
+    apr_size_t len;
+    rs_state_t *st;
+    const char *err;
+    apr_status_t rv;
+
+    if (!s->id) {
+        return refuse(r, HTTP_BAD_REQUEST, MSG_NO_ID);
+    }
+    rv = read_body(r, NULL, rs_max_size(c), &buf, &len);
+    if (rv == APR_ENOSPC) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00034)
+                      "session %s: PUT body exceeds RemoteSessionMaxSize",
+                      s->id);
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+    if (rv != APR_SUCCESS) {
+        return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+    }
+    if (!(st = parse_state(r, s->id, buf, len))) {
+        return refuse(r, HTTP_BAD_REQUEST, MSG_DESERIALIZE);
+    }
+    if ((err = check_keys(r, s->id, st))) {
+        return refuse(r, HTTP_BAD_REQUEST, err);
+    }
+    switch (rs_lock_put(s, st)) {
+    case RS_OK:
+        return refuse(r, HTTP_OK, "OK");
+    case RS_NOT_FOUND:
+    case RS_NOT_HELD:
+        return refuse(r, HTTP_BAD_REQUEST, MSG_NOT_FOUND);
+    case RS_ALREADY:
+        return refuse(r, HTTP_BAD_REQUEST, MSG_ALREADY);
+    case RS_TOO_LARGE:
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    default:
+        return rs_http_status(r, RS_UNAVAILABLE);
+    }
+}
+
+static const char *post_commit(request_rec *r, rs_session_t *s)
+{
+    char *buf;
+    apr_size_t len;
+    rs_state_t *st;
+    const char *err;
+    apr_status_t rv = read_body(r, s, rs_max_size(rs_sconf(r->server)),
+                                &buf, &len);
+    if (rv == APR_ENOSPC) {
+        return "Session state exceeds RemoteSessionMaxSize";
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, RSLOG(00035)
+                      "session %s: POST body not received; lock released",
+                      s->id);
+        return "Request body not received";
+    }
+    if (!(st = parse_state(r, s->id, buf, len))) {
+        return MSG_DESERIALIZE;
+    }
+    if ((err = check_keys(r, s->id, st))) {
+        return err;
+    }
+    switch (rs_lock_commit(s, st)) {
+    case RS_OK:
+        return NULL;
+    case RS_TOO_LARGE:
+        return "Session state exceeds RemoteSessionMaxSize";
+    default:
+        return "Session could not be committed";
+    }
+}
+
+static int post(request_rec *r, rs_session_t *s)
+{
+    int is_new, st = open_session(r, s, RS_KIND_EXCLUSIVE, &is_new);
+    const char *msg;
+    if (st != RS_OK) {
+        return rs_http_status(r, st);
+    }
+    stream_response(r);
+    if (send_state(r, s->state, is_new, 0, 0) != APR_SUCCESS) {
+        return OK;
+    }
+    msg = post_commit(r, s);
+    msg = rs_json_result(r->pool, msg);
+    send_bytes(r, msg, strlen(msg));
+    return OK;
+}
+
+static int answer(request_rec *r, rs_server_conf *c)
+{
+    const char *id = rs_sid_from_cookie(r, rs_cookie_name(c));
+    rs_conn *conn;
+    rs_session_t *s;
+
+    if (!c->store) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RSLOG(00036)
+                      "RemoteSessionStore is not set for this server");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (r->method_number == M_PUT && !id) {
+        return refuse(r, HTTP_BAD_REQUEST, MSG_NO_ID);
+    }
+    if (!(conn = rs_store_conn(r, c->store))) {
+        return rs_http_status(r, RS_UNAVAILABLE);
+    }
+    s = rs_lock_open(r, c, conn, id);
+    if (r->method_number == M_PUT) {
+        return put(r, s);
+    }
+    if (r->method_number == M_POST) {
+        return post(r, s);
+    }
+    ap_discard_request_body(r);
+    return header_true(r, READONLY_HEADER) ? readonly_get(r, s)
+                                           : writeable_get(r, s);
+}
+
+/* The method, compared without regard to case as the protocol says. */
+static int method_of(request_rec *r)
+{
+    static const char *const names[] = { "GET", "PUT", "POST" };
+    static const int numbers[] = { M_GET, M_PUT, M_POST };
+    int i;
+    for (i = 0; i < 3; i++) {
+        if (!strcasecmp(r->method, names[i])) {
+            return numbers[i];
+        }
+    }
+    return M_INVALID;
+}
+
+int rs_endpoint_handler(request_rec *r)
+{
+    rs_server_conf *c;
+
+    if (!r->handler || strcmp(r->handler, RS_HANDLER)) {
+        return DECLINED;
+    }
+    c = rs_sconf(r->server);
+    if (!c->api_key) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RSLOG(00037)
+                      "RemoteSessionApiKey is not set for this server");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!key_ok(r, c->api_key)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00038)
+                      "missing or wrong API key");
+        r->status = HTTP_UNAUTHORIZED;
+        ap_set_content_length(r, 0);
+        return OK;
+    }
+    r->method_number = method_of(r);
+    if (r->method_number == M_INVALID) {
+        r->allowed = AP_METHOD_BIT << M_GET | AP_METHOD_BIT << M_PUT
+                     | AP_METHOD_BIT << M_POST;
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    return answer(r, c);
+}

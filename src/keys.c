@@ -1,0 +1,110 @@
+/*
+ * RemoteSessionKey: the registry of session keys and their JSON types.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include "keys.h"
+#include "json.h"
+
+static const struct {
+    const char *name;
+    rs_type_e type;
+    int nullable;           /* null allowed without a '?' */
+} types[] = {
+    { "string", RS_TYPE_STRING, 1 }, { "int", RS_TYPE_INT, 0 },
+    { "long", RS_TYPE_LONG, 0 },     { "bool", RS_TYPE_BOOL, 0 },
+    { "double", RS_TYPE_DOUBLE, 0 }, { "object", RS_TYPE_OBJECT, 1 },
+    { "array", RS_TYPE_ARRAY, 1 },   { "json", RS_TYPE_JSON, 1 },
+};
+
+apr_hash_t *rs_keys_make(apr_pool_t *p)
+{
+    return apr_hash_make(p);
+}
+
+const char *rs_keys_add(apr_pool_t *p, apr_hash_t *reg, const char *name,
+                        const char *type)
+{
+    apr_size_t n = strlen(type);
+    int q = n > 0 && type[n - 1] == '?';
+    const char *base = apr_pstrmemdup(p, type, q ? n - 1 : n);
+    rs_key_t *k;
+    unsigned i;
+
+    if (!*name) {
+        return "the key name is empty";
+    }
+    if (apr_hash_get(reg, name, APR_HASH_KEY_STRING)) {
+        return apr_psprintf(p, "key '%s' is registered twice", name);
+    }
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (!strcmp(base, types[i].name)) {
+            break;
+        }
+    }
+    if (i == sizeof(types) / sizeof(types[0])) {
+        return apr_psprintf(p, "unknown type '%s' for key '%s' (expected "
+                            "string, int, long, bool, double, object, array "
+                            "or json, optionally with a '?' suffix)",
+                            type, name);
+    }
+    k = apr_palloc(p, sizeof(*k));
+    k->name = apr_pstrdup(p, name);
+    k->type = types[i].type;
+    k->nullable = q || types[i].nullable;
+    k->spelling = apr_pstrdup(p, type);
+    apr_hash_set(reg, k->name, APR_HASH_KEY_STRING, k);
+    return NULL;
+}
+
+apr_hash_t *rs_keys_merge(apr_pool_t *p, apr_hash_t *base, apr_hash_t *over)
+{
+    if (!base || !apr_hash_count(base)) {
+        return over;
+    }
+    if (!over || !apr_hash_count(over)) {
+        return base;
+    }
+    return apr_hash_overlay(p, over, base);
+}
+
+const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
+                          apr_size_t key_len, const char *json,
+                          apr_size_t json_len)
+{
+    const rs_key_t *k = NULL;
+    const char *got;
+
+    if (json_len == 0) {
+        return NULL;    /* the protocol's mark of a value the sender lost */
+    }
+    if (reg && apr_hash_count(reg)) {
+        k = apr_hash_get(reg, key, (apr_ssize_t)key_len);
+        if (!k) {
+            return apr_psprintf(p, "key '%s' is not registered "
+                                "(RemoteSessionKey)", key);
+        }
+    }
+    got = rs_json_check(p, json, json_len, k ? k->type : RS_TYPE_JSON,
+                        k ? k->nullable : 1);
+    if (got) {
+        return apr_psprintf(p, "key '%s' expects %s, got %s", key,
+                            k ? k->spelling : "JSON", got);
+    }
+    return NULL;
+}
+
+const char *rs_keys_check_state(apr_pool_t *p, apr_hash_t *reg,
+                                const rs_state_t *st)
+{
+    int i;
+    for (i = 0; i < st->items->nelts; i++) {
+        const rs_item_t *it = &APR_ARRAY_IDX(st->items, i, rs_item_t);
+        const char *err = rs_keys_check(p, reg, it->key, it->key_len,
+                                        it->value, it->value_len);
+        if (err) {
+            return err;
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,507 @@
+/*
+ * The lock state machine over memcached CAS (docs/DESIGN.md). Lock-only
+ * changes rewrite the record header and keep the state bytes as read, so
+ * taking, renewing and freeing a lock never decodes or re-encodes a state.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include "lock.h"
+#include "sid.h"
+#include <http_log.h>
+
+APLOG_USE_MODULE(remote_session);
+
+#define RS_CAS_TRIES     64
+#define RS_BACKOFF_FIRST 1000       /* usec */
+#define RS_BACKOFF_MAX   25000      /* usec */
+#define RS_RETRY         ((rs_status_e)-1)
+
+rs_session_t *rs_lock_open(request_rec *r, const rs_server_conf *conf,
+                           rs_conn *conn, const char *id)
+{
+    rs_session_t *s = apr_pcalloc(r->pool, sizeof(*s));
+    s->r = r;
+    s->conf = conf;
+    s->conn = conn;
+    s->id = id;
+    s->key = id ? rs_sid_store_key(r->pool, id) : NULL;
+    apr_pool_create(&s->scratch, r->pool);
+    apr_pool_tag(s->scratch, "remote_session_scratch");
+    return s;
+}
+
+static rs_status_e store_failed(rs_session_t *s, const char *op)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00020)
+                  "session %s: memcached %s failed: %s", s->id, op,
+                  s->conn->error ? s->conn->error : "unknown error");
+    return RS_UNAVAILABLE;
+}
+
+static apr_time_t lease(const rs_session_t *s)
+{
+    return apr_time_from_sec(rs_lock_lease(s->conf));
+}
+
+static apr_uint32_t ttl_of(const rs_record_t *rec)
+{
+    return rs_store_ttl(rec->timeout * 60);
+}
+
+static int ours(const rs_session_t *s)
+{
+    return !memcmp(s->rec.owner, s->owner, RS_OWNER_LEN);
+}
+
+/* The item and its header, into scratch. */
+static rs_status_e read_rec(rs_session_t *s)
+{
+    const char *err;
+    rs_store_rc rc;
+
+    apr_pool_clear(s->scratch);
+    s->fresh = 0;
+    rc = s->conn->ops->get(s->conn, s->scratch, s->key, &s->raw, &s->raw_len,
+                           &s->cas);
+    if (rc == RS_STORE_MISS) {
+        return RS_NOT_FOUND;
+    }
+    if (rc != RS_STORE_OK) {
+        return store_failed(s, "get");
+    }
+    err = rs_record_decode_head(s->raw, s->raw_len, &s->rec);
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00021)
+                      "session %s: stored record is unreadable (%s); left "
+                      "in place until it expires", s->id, err);
+        return RS_CORRUPT;
+    }
+    s->fresh = 1;
+    return RS_OK;
+}
+
+static const unsigned char *raw_state(const rs_session_t *s, apr_size_t *n)
+{
+    *n = s->raw_len - RS_RECORD_HEAD;
+    return (const unsigned char *)s->raw + RS_RECORD_HEAD;
+}
+
+/* Decodes the state bytes of the last read into p. */
+static rs_status_e decode_state(rs_session_t *s, apr_pool_t *p,
+                                rs_state_t **out)
+{
+    apr_size_t n;
+    const unsigned char *b = raw_state(s, &n);
+    const char *err = rs_state_decode(p, b, n, (apr_size_t)-1, out);
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00022)
+                      "session %s: stored state is unreadable (%s); left "
+                      "in place until it expires", s->id, err);
+        return RS_CORRUPT;
+    }
+    return RS_OK;
+}
+
+/* CAS-writes header next with the given state bytes. */
+static rs_status_e write_rec(rs_session_t *s, const rs_record_t *next,
+                             const unsigned char *state, apr_size_t n,
+                             apr_uint32_t ttl)
+{
+    apr_size_t len;
+    const char *buf = rs_record_pack(s->scratch, next, state, n, &len);
+    rs_store_rc rc = s->conn->ops->cas(s->conn, s->key, buf, len, ttl, s->cas);
+
+    s->fresh = 0;
+    switch (rc) {
+    case RS_STORE_OK:
+        s->rec = *next;
+        return RS_OK;
+    case RS_STORE_EXISTS:
+        return RS_RETRY;
+    case RS_STORE_MISS:
+        return RS_NOT_FOUND;
+    default:
+        return store_failed(s, "cas");
+    }
+}
+
+static rs_status_e too_many_conflicts(rs_session_t *s)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00023)
+                  "session %s: %d CAS conflicts in a row, giving up",
+                  s->id, RS_CAS_TRIES);
+    return RS_UNAVAILABLE;
+}
+
+static int new_owner(rs_session_t *s)
+{
+    return apr_generate_random_bytes(s->owner, RS_OWNER_LEN) == APR_SUCCESS;
+}
+
+rs_status_e rs_lock_load(rs_session_t *s)
+{
+    rs_status_e st = read_rec(s);
+    if (st == RS_OK && s->rec.lock == RS_LOCK_GONE) {
+        st = RS_NOT_FOUND;
+    }
+    return st == RS_OK ? decode_state(s, s->r->pool, &s->state) : st;
+}
+
+rs_status_e rs_lock_touch(rs_session_t *s)
+{
+    switch (s->conn->ops->touch(s->conn, s->key, ttl_of(&s->rec))) {
+    case RS_STORE_OK:   return RS_OK;
+    case RS_STORE_MISS: return RS_NOT_FOUND;
+    default:            return store_failed(s, "touch");
+    }
+}
+
+static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind)
+{
+    rs_record_t rec = { kind ? RS_LOCK_HELD : RS_LOCK_FREE, kind, { 0 },
+                        apr_time_now(), (apr_uint32_t)rs_timeout_minutes(s->conf) };
+    const unsigned char *state;
+    apr_size_t n, len;
+    const char *buf, *id = rs_sid_generate(s->r->pool);
+
+    if (!id || (kind && !new_owner(s))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00024)
+                      "no random bytes for a new session");
+        return RS_UNAVAILABLE;
+    }
+    if (kind) {
+        memcpy(rec.owner, s->owner, RS_OWNER_LEN);
+    }
+    s->id = id;
+    s->key = rs_sid_store_key(s->r->pool, id);
+    s->state = rs_state_make(s->r->pool, id, rec.timeout);
+    state = rs_state_encode(s->r->pool, s->state, &n);
+    buf = rs_record_pack(s->r->pool, &rec, state, n, &len);
+    switch (s->conn->ops->add(s->conn, s->key, buf, len, ttl_of(&rec))) {
+    case RS_STORE_OK:
+        s->rec = rec;
+        s->held = kind != RS_KIND_NONE;
+        s->renewed = rec.renewed;
+        return RS_OK;
+    case RS_STORE_EXISTS:
+        return RS_RETRY;
+    default:
+        return store_failed(s, "add");
+    }
+}
+
+rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind)
+{
+    int i;
+    for (i = 0; i < 3; i++) {
+        rs_status_e st = add_new(s, kind);
+        if (st != RS_RETRY) {
+            return st;
+        }
+    }
+    return too_many_conflicts(s);
+}
+
+/* Free, committed (its holder only has to finish), or not renewed. */
+static int obtainable(const rs_session_t *s, apr_time_t now)
+{
+    if (s->rec.lock == RS_LOCK_HELD && now - s->rec.renewed > lease(s)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, s->r, RSLOG(00025)
+                      "session %s: taking over a lock not renewed for %"
+                      APR_TIME_T_FMT " ms", s->id,
+                      apr_time_as_msec(now - s->rec.renewed));
+        return 1;
+    }
+    return s->rec.lock != RS_LOCK_HELD;
+}
+
+static rs_status_e try_take(rs_session_t *s, rs_lock_kind_e kind,
+                            apr_time_t now)
+{
+    rs_record_t next = s->rec;
+    apr_size_t n;
+    const unsigned char *b = raw_state(s, &n);
+    rs_status_e st = decode_state(s, s->r->pool, &s->state);
+
+    if (st != RS_OK) {
+        return st;
+    }
+    next.lock = RS_LOCK_HELD;
+    next.kind = kind;
+    next.renewed = now;
+    memcpy(next.owner, s->owner, RS_OWNER_LEN);
+    st = write_rec(s, &next, b, n, ttl_of(&next));
+    if (st == RS_OK) {
+        s->held = 1;
+        s->renewed = now;
+    }
+    return st;
+}
+
+static rs_status_e lock_busy(rs_session_t *s)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, s->r, RSLOG(00026)
+                  "session %s: lock not obtained within %d s "
+                  "(RemoteSessionLockTimeout)", s->id, rs_lock_timeout(s->conf));
+    return RS_BUSY;
+}
+
+rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
+{
+    apr_time_t deadline = apr_time_now()
+                          + apr_time_from_sec(rs_lock_timeout(s->conf));
+    apr_interval_time_t delay = RS_BACKOFF_FIRST;
+    int conflicts = 0;
+
+    if (!new_owner(s)) {
+        return RS_UNAVAILABLE;
+    }
+    while (conflicts < RS_CAS_TRIES) {
+        apr_time_t now = apr_time_now();
+        rs_status_e st = read_rec(s);
+        if (st == RS_OK && s->rec.lock == RS_LOCK_GONE) {
+            st = RS_NOT_FOUND;
+        }
+        if (st != RS_OK) {
+            return st;
+        }
+        if (obtainable(s, now)) {
+            st = try_take(s, kind, now);
+            if (st != RS_RETRY) {
+                return st;
+            }
+            conflicts++;
+            continue;
+        }
+        if (now >= deadline) {
+            return lock_busy(s);
+        }
+        apr_sleep(delay < deadline - now ? delay : deadline - now);
+        delay = delay * 2 < RS_BACKOFF_MAX ? delay * 2 : RS_BACKOFF_MAX;
+    }
+    return too_many_conflicts(s);
+}
+
+/* With a fresh read: renew when a third of the lease has passed. */
+static rs_status_e renew_read(rs_session_t *s)
+{
+    apr_time_t now = apr_time_now();
+    rs_record_t next = s->rec;
+    apr_size_t n;
+    const unsigned char *b;
+    rs_status_e st;
+
+    if (now - s->renewed < lease(s) / 3) {
+        return RS_OK;
+    }
+    b = raw_state(s, &n);
+    next.renewed = now;
+    st = write_rec(s, &next, b, n, ttl_of(&next));
+    if (st == RS_OK) {
+        s->renewed = now;
+    }
+    return st;
+}
+
+static rs_status_e still_ours(rs_session_t *s, rs_status_e st)
+{
+    if (st == RS_NOT_FOUND || (st == RS_OK && !ours(s))) {
+        s->held = 0;
+        return RS_LOST;
+    }
+    return st;
+}
+
+rs_status_e rs_lock_poll(rs_session_t *s)
+{
+    int i;
+    for (i = 0; i < RS_CAS_TRIES; i++) {
+        rs_status_e st = still_ours(s, read_rec(s));
+        if (st != RS_OK) {
+            return st;
+        }
+        if (s->rec.lock != RS_LOCK_HELD) {
+            /* Committed or abandoned by a PUT: only the release is left. */
+            return RS_COMMITTED;
+        }
+        st = renew_read(s);
+        if (st != RS_RETRY) {
+            return still_ours(s, st);
+        }
+    }
+    return too_many_conflicts(s);
+}
+
+rs_status_e rs_lock_renew(rs_session_t *s)
+{
+    rs_status_e st;
+    if (apr_time_now() - s->renewed < lease(s) / 3) {
+        return RS_OK;
+    }
+    st = rs_lock_poll(s);
+    return st == RS_COMMITTED ? RS_LOST : st;
+}
+
+/* The state as stored: flags are per response, not per session. */
+static const unsigned char *stored_bytes(rs_session_t *s,
+                                         const rs_state_t *st, apr_size_t *n)
+{
+    rs_state_t copy = *st;
+    copy.is_new = copy.is_abandoned = copy.is_readonly = 0;
+    copy.unknown = apr_array_make(s->scratch, 1, sizeof(rs_item_t));
+    return rs_state_encode(s->r->pool, &copy, n);
+}
+
+static rs_status_e too_large(rs_session_t *s, apr_size_t n)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00027)
+                  "session %s: state of %" APR_SIZE_T_FMT " bytes exceeds "
+                  "RemoteSessionMaxSize %" APR_SIZE_T_FMT "; not stored",
+                  s->id, n, rs_max_size(s->conf));
+    return RS_TOO_LARGE;
+}
+
+/*
+ * The header and state bytes that commit st onto s->rec. An abandoned
+ * session becomes a tombstone holding no data, gone after a short while.
+ */
+static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
+                                 rs_record_t *next,
+                                 const unsigned char **b, apr_size_t *n,
+                                 apr_uint32_t *ttl)
+{
+    if (st && st->is_abandoned) {
+        next->lock = RS_LOCK_GONE;
+        *b = stored_bytes(s, rs_state_make(s->scratch, s->id, 0), n);
+        *ttl = (apr_uint32_t)rs_lock_lease(s->conf) * 2;
+        return RS_OK;
+    }
+    if (st) {
+        *b = stored_bytes(s, st, n);
+        if (*n > rs_max_size(s->conf)) {
+            return too_large(s, *n);
+        }
+        next->timeout = st->timeout;
+    }
+    else {
+        *b = raw_state(s, n);
+    }
+    *ttl = ttl_of(next);
+    return RS_OK;
+}
+
+rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st)
+{
+    int i;
+    for (i = 0; i < RS_CAS_TRIES; i++) {
+        rs_record_t next;
+        const unsigned char *b;
+        apr_size_t n;
+        apr_uint32_t ttl;
+        rs_status_e rc = still_ours(s, read_rec(s));
+        if (rc != RS_OK) {
+            return rc;
+        }
+        next = s->rec;
+        rc = commit_record(s, st, &next, &b, &n, &ttl);
+        if (rc != RS_OK) {
+            return rc;
+        }
+        if (next.lock != RS_LOCK_GONE) {
+            next.lock = RS_LOCK_FREE;
+            next.kind = RS_KIND_NONE;
+            memset(next.owner, 0, RS_OWNER_LEN);
+        }
+        rc = write_rec(s, &next, b, n, ttl);
+        if (rc != RS_RETRY) {
+            s->held = 0;
+            return rc == RS_NOT_FOUND ? RS_LOST : rc;
+        }
+    }
+    return too_many_conflicts(s);
+}
+
+rs_status_e rs_lock_release(rs_session_t *s)
+{
+    int i;
+    for (i = 0; s->held && i < RS_CAS_TRIES; i++) {
+        rs_record_t next;
+        apr_size_t n;
+        const unsigned char *b;
+        rs_status_e st = s->fresh ? RS_OK : read_rec(s);
+        if (still_ours(s, st) != RS_OK || s->rec.lock == RS_LOCK_GONE) {
+            s->held = 0;
+            return st == RS_NOT_FOUND ? RS_OK : st;
+        }
+        next = s->rec;
+        next.lock = RS_LOCK_FREE;
+        next.kind = RS_KIND_NONE;
+        memset(next.owner, 0, RS_OWNER_LEN);
+        b = raw_state(s, &n);
+        st = write_rec(s, &next, b, n, ttl_of(&next));
+        if (st != RS_RETRY) {
+            s->held = 0;
+            return st == RS_NOT_FOUND ? RS_OK : st;
+        }
+    }
+    return s->held ? too_many_conflicts(s) : RS_OK;
+}
+
+static rs_status_e put_allowed(const rs_session_t *s)
+{
+    if (s->rec.lock == RS_LOCK_GONE) {
+        return RS_NOT_FOUND;
+    }
+    if (s->rec.kind != RS_KIND_ENDPOINT || s->rec.lock == RS_LOCK_FREE) {
+        return RS_NOT_HELD;
+    }
+    return s->rec.lock == RS_LOCK_COMMITTED ? RS_ALREADY : RS_OK;
+}
+
+rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st)
+{
+    int i;
+    for (i = 0; i < RS_CAS_TRIES; i++) {
+        rs_record_t next;
+        const unsigned char *b;
+        apr_size_t n;
+        apr_uint32_t ttl;
+        rs_status_e rc = read_rec(s);
+        if (rc == RS_OK) {
+            rc = put_allowed(s);
+        }
+        if (rc != RS_OK) {
+            return rc;
+        }
+        next = s->rec;
+        rc = commit_record(s, st, &next, &b, &n, &ttl);
+        if (rc != RS_OK) {
+            return rc;
+        }
+        if (next.lock != RS_LOCK_GONE) {
+            next.lock = RS_LOCK_COMMITTED;
+        }
+        rc = write_rec(s, &next, b, n, ttl);
+        if (rc != RS_RETRY) {
+            return rc;
+        }
+    }
+    return too_many_conflicts(s);
+}
+
+static apr_status_t release_cleanup(void *data)
+{
+    rs_session_t *s = data;
+    if (s->held) {
+        s->fresh = 0;
+        rs_lock_release(s);
+    }
+    return APR_SUCCESS;
+}
+
+void rs_lock_release_on_cleanup(rs_session_t *s)
+{
+    /* A pre-cleanup: it runs before the scratch subpool and the borrowed
+     * connection are given back. */
+    apr_pool_pre_cleanup_register(s->r->pool, s, release_cleanup);
+}

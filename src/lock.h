@@ -1,0 +1,88 @@
+/*
+ * One session's record in the store, and its lock: optimistic, through
+ * memcached CAS, shared by every httpd process and server that uses the
+ * same memcached. Every change is a read then a compare-and-swap, retried
+ * when another writer got there first. See docs/DESIGN.md.
+ */
+#ifndef RS_LOCK_H
+#define RS_LOCK_H
+
+#include <httpd.h>
+#include "config.h"
+#include "record.h"
+#include "store.h"
+
+typedef enum {
+    RS_OK = 0,
+    RS_NOT_FOUND,       /* no live session under this ID */
+    RS_BUSY,            /* lock not obtained within RemoteSessionLockTimeout */
+    RS_UNAVAILABLE,     /* the store failed or is unreachable */
+    RS_CORRUPT,         /* the record does not decode; left untouched */
+    RS_TOO_LARGE,       /* the state exceeds RemoteSessionMaxSize */
+    RS_LOST,            /* our lock is gone: taken over, or session expired */
+    RS_COMMITTED,       /* poll: a PUT committed our lock */
+    RS_NOT_HELD,        /* PUT: no writeable GET holds the session */
+    RS_ALREADY          /* PUT: that lock was committed already */
+} rs_status_e;
+
+typedef struct {
+    request_rec *r;
+    const rs_server_conf *conf;
+    rs_conn *conn;
+    const char *id;
+    const char *key;            /* memcached key */
+    apr_pool_t *scratch;        /* cleared before every read */
+    rs_state_t *state;          /* the session state, in r->pool */
+    rs_record_t rec;            /* header as last read */
+    const char *raw;            /* the item as last read, in scratch */
+    apr_size_t raw_len;
+    apr_uint64_t cas;           /* of the last read */
+    int fresh;                  /* raw/cas still match the store, as far
+                                   as we know (no write of ours since) */
+    unsigned char owner[RS_OWNER_LEN];
+    int held;                   /* we hold the lock (as far as we know) */
+    apr_time_t renewed;         /* when we last renewed it */
+} rs_session_t;
+
+/* A handle on session id (NULL: none yet, see rs_lock_create). */
+rs_session_t *rs_lock_open(request_rec *r, const rs_server_conf *conf,
+                           rs_conn *conn, const char *id);
+
+/* Reads the committed state into s->rec, taking no lock. */
+rs_status_e rs_lock_load(rs_session_t *s);
+
+/* Resets the idle timer without a lock. */
+rs_status_e rs_lock_touch(rs_session_t *s);
+
+/* A new empty session under a fresh ID; locked when kind is not NONE. */
+rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind);
+
+/* Takes the lock, waiting with back-off up to RemoteSessionLockTimeout. */
+rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind);
+
+/*
+ * For a holder waiting on a PUT: RS_OK while the lock is still ours (and
+ * renews it when due), RS_COMMITTED once committed, RS_LOST when no
+ * longer ours. Reads only the record header.
+ */
+rs_status_e rs_lock_poll(rs_session_t *s);
+
+/* Renews the lease when due; RS_LOST when the lock is no longer ours. */
+rs_status_e rs_lock_renew(rs_session_t *s);
+
+/*
+ * As holder: stores st (abandoned: deletes the session) and frees the
+ * lock in the same CAS. st NULL frees the lock leaving the state as is.
+ */
+rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st);
+
+/* As holder: frees the lock; a no-op when it is not ours any more. */
+rs_status_e rs_lock_release(rs_session_t *s);
+
+/* A PUT: commits st into the lock a writeable GET holds, for any holder. */
+rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st);
+
+/* Releases the lock when the request pool goes, whatever the path. */
+void rs_lock_release_on_cleanup(rs_session_t *s);
+
+#endif

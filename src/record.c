@@ -1,0 +1,62 @@
+/*
+ * Record header around the codec. A record that does not decode is
+ * reported, never repaired: it may be a newer module's format.
+ */
+#include <string.h>
+#include "record.h"
+
+static const unsigned char magic[3] = { 'R', 'S', 1 };
+
+static apr_uint64_t get_be(const unsigned char *b, int n)
+{
+    apr_uint64_t v = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        v = (v << 8) | b[i];
+    }
+    return v;
+}
+
+static void put_be(unsigned char *b, int n, apr_uint64_t v)
+{
+    int i;
+    for (i = n - 1; i >= 0; i--, v >>= 8) {
+        b[i] = (unsigned char)(v & 0xFF);
+    }
+}
+
+const char *rs_record_decode_head(const char *buf, apr_size_t len,
+                                  rs_record_t *rec)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+
+    if (len < RS_RECORD_HEAD || memcmp(b, magic, sizeof(magic))) {
+        return "not a record of this module's format 1";
+    }
+    if (b[3] > RS_LOCK_GONE || b[4] > RS_KIND_EXCLUSIVE) {
+        return "unknown lock state in the record header";
+    }
+    rec->lock = b[3];
+    rec->kind = b[4];
+    memcpy(rec->owner, b + 5, RS_OWNER_LEN);
+    rec->renewed = (apr_time_t)get_be(b + 21, 8);
+    rec->timeout = (apr_uint32_t)get_be(b + 29, 4);
+    return NULL;
+}
+
+char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
+                     const unsigned char *state, apr_size_t state_len,
+                     apr_size_t *len)
+{
+    unsigned char *b = apr_palloc(p, RS_RECORD_HEAD + state_len);
+
+    memcpy(b, magic, sizeof(magic));
+    b[3] = (unsigned char)rec->lock;
+    b[4] = (unsigned char)rec->kind;
+    memcpy(b + 5, rec->owner, RS_OWNER_LEN);
+    put_be(b + 21, 8, (apr_uint64_t)rec->renewed);
+    put_be(b + 29, 4, rec->timeout);
+    memcpy(b + RS_RECORD_HEAD, state, state_len);
+    *len = RS_RECORD_HEAD + state_len;
+    return (char *)b;
+}

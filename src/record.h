@@ -1,0 +1,52 @@
+/*
+ * The memcached item of one session: a small fixed header carrying the
+ * lock, then the session state in the wire codec. See docs/DESIGN.md.
+ *
+ *   0  'R' 'S'          magic
+ *   2  1                record format version
+ *   3  lock state       0 free, 1 held, 2 committed (held, work done),
+ *                       3 gone (abandoned; a tombstone until it expires)
+ *   4  lock kind        0 none, 1 endpoint GET (a PUT may commit it),
+ *                       2 exclusive (POST, SessionRequire)
+ *   5  owner            16 random bytes, zero when free
+ *  21  renewed          apr_time_t of the last renewal, big-endian
+ *  29  timeout          minutes, big-endian (the state's, so that lock
+ *                       changes can renew the expiry without decoding it)
+ *  33  state            codec version 1 (PROTOCOL.md)
+ */
+#ifndef RS_RECORD_H
+#define RS_RECORD_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include "codec.h"
+
+#define RS_OWNER_LEN   16
+#define RS_RECORD_HEAD 33
+
+typedef enum {
+    RS_LOCK_FREE = 0, RS_LOCK_HELD, RS_LOCK_COMMITTED, RS_LOCK_GONE
+} rs_lock_state_e;
+
+typedef enum {
+    RS_KIND_NONE = 0, RS_KIND_ENDPOINT, RS_KIND_EXCLUSIVE
+} rs_lock_kind_e;
+
+typedef struct {
+    rs_lock_state_e lock;
+    rs_lock_kind_e kind;
+    unsigned char owner[RS_OWNER_LEN];
+    apr_time_t renewed;
+    apr_uint32_t timeout;
+} rs_record_t;
+
+/* Reads the header of buf; NULL, or why it is not one of our records. */
+const char *rs_record_decode_head(const char *buf, apr_size_t len,
+                                  rs_record_t *rec);
+
+/* Header rec followed by the encoded state bytes, in pool memory. */
+char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
+                     const unsigned char *state, apr_size_t state_len,
+                     apr_size_t *len);
+
+#endif
