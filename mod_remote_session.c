@@ -6,10 +6,14 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
 #include "ap_mpm.h"
 #include "http_core.h"
 #include "config.h"
 #include "endpoint.h"
+#include "require.h"
+#include "mod_remote_session.h"
 #include "store.h"
 
 static int rs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -55,7 +59,21 @@ static void rs_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(rs_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rs_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Spoofed session headers go before any other module sees them. */
+    ap_hook_post_read_request(rs_require_strip_headers, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(rs_require_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_filter(rs_require_insert_filter, NULL, NULL,
+                          APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(rs_require_insert_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    ap_register_output_filter(RS_UPDATE_FILTER, rs_require_update_filter,
+                              NULL, AP_FTYPE_CONTENT_SET);
     ap_hook_handler(rs_endpoint_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_REGISTER_OPTIONAL_FN(remote_session_id);
+    APR_REGISTER_OPTIONAL_FN(remote_session_get);
+    APR_REGISTER_OPTIONAL_FN(remote_session_set);
+    APR_REGISTER_OPTIONAL_FN(remote_session_remove);
 }
 
 AP_DECLARE_MODULE(remote_session) = {

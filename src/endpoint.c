@@ -128,35 +128,9 @@ static void stream_response(request_rec *r)
     ap_set_content_type(r, "text/event-stream");
 }
 
-/* Loads the cookie's session (locking it for a writer) or makes one. */
-static int open_session(request_rec *r, rs_session_t *s, rs_lock_kind_e kind,
-                        int *is_new)
-{
-    rs_status_e st = RS_NOT_FOUND;
-    if (s->id) {
-        st = kind ? rs_lock_acquire(s, kind) : rs_lock_load(s);
-    }
-    *is_new = st == RS_NOT_FOUND;
-    if (*is_new) {
-        st = rs_lock_create(s, kind);
-        if (st == RS_OK) {
-            rs_server_conf *c = rs_sconf(r->server);
-            rs_sid_set_cookie(r, rs_cookie_name(c), s->id,
-                              rs_cookie_secure(c));
-        }
-    }
-    else if (st == RS_OK && !kind) {
-        st = rs_lock_touch(s);
-    }
-    if (st == RS_OK && kind) {
-        rs_lock_release_on_cleanup(s);
-    }
-    return st;
-}
-
 static int readonly_get(request_rec *r, rs_session_t *s)
 {
-    int is_new, st = open_session(r, s, RS_KIND_NONE, &is_new);
+    int is_new, st = rs_lock_open_session(s, RS_KIND_NONE, &is_new);
     if (st != RS_OK) {
         return rs_http_status(r, st);
     }
@@ -193,7 +167,7 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
 
 static int writeable_get(request_rec *r, rs_session_t *s)
 {
-    int is_new, st = open_session(r, s, RS_KIND_ENDPOINT, &is_new);
+    int is_new, st = rs_lock_open_session(s, RS_KIND_ENDPOINT, &is_new);
     if (st != RS_OK) {
         return rs_http_status(r, st);
     }
@@ -354,7 +328,7 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
 
 static int post(request_rec *r, rs_session_t *s)
 {
-    int is_new, st = open_session(r, s, RS_KIND_EXCLUSIVE, &is_new);
+    int is_new, st = rs_lock_open_session(s, RS_KIND_EXCLUSIVE, &is_new);
     const char *msg;
     if (st != RS_OK) {
         return rs_http_status(r, st);

@@ -19,4 +19,30 @@ const char *rs_json_check(apr_pool_t *p, const char *json, apr_size_t len,
 /* The POST result: {"s":true} or {"s":false,"m":"<msg>"}, in pool memory. */
 const char *rs_json_result(apr_pool_t *p, const char *msg);
 
+/*
+ * All items of st as one compact JSON object: keys escaped by Jansson,
+ * values copied byte for byte (an empty value as null). one_line maps the
+ * white space outside strings (the only place raw CR, LF, TAB can be in
+ * valid JSON) to spaces, so that the text can travel in a header.
+ */
+const char *rs_json_session_object(apr_pool_t *p, const rs_state_t *st,
+                                   int one_line);
+
+/* One change from X-Remote-Session-Update (INTERFACE.md). */
+typedef struct {
+    int abandon;
+    int clear;
+    apr_array_header_t *remove;     /* of rs_item_t (key only) */
+    apr_array_header_t *set;        /* of rs_item_t (key, JSON value) */
+    int timeout;                    /* minutes; 0 when not given */
+} rs_update_t;
+
+/*
+ * Parses a header value holding one or more JSON objects (httpd folds
+ * repeated headers with ", ") and appends an rs_update_t for each to out.
+ * NULL, or a message saying what is wrong.
+ */
+const char *rs_json_parse_updates(apr_pool_t *p, const char *text,
+                                  apr_array_header_t *out);
+
 #endif

@@ -75,21 +75,21 @@ const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
     const rs_key_t *k = NULL;
     const char *got;
 
-    if (json_len == 0) {
-        return NULL;    /* the protocol's mark of a value the sender lost */
-    }
     if (reg && apr_hash_count(reg)) {
         k = apr_hash_get(reg, key, (apr_ssize_t)key_len);
         if (!k) {
-            return apr_psprintf(p, "key '%s' is not registered "
-                                "(RemoteSessionKey)", key);
+            return apr_psprintf(p, "key '%.*s' is not registered "
+                                "(RemoteSessionKey)", (int)key_len, key);
         }
+    }
+    if (json_len == 0) {
+        return NULL;    /* the protocol's mark of a value the sender lost */
     }
     got = rs_json_check(p, json, json_len, k ? k->type : RS_TYPE_JSON,
                         k ? k->nullable : 1);
     if (got) {
-        return apr_psprintf(p, "key '%s' expects %s, got %s", key,
-                            k ? k->spelling : "JSON", got);
+        return apr_psprintf(p, "key '%.*s' expects %s, got %s", (int)key_len,
+                            key, k ? k->spelling : "JSON", got);
     }
     return NULL;
 }

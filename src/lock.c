@@ -505,3 +505,27 @@ void rs_lock_release_on_cleanup(rs_session_t *s)
      * connection are given back. */
     apr_pool_pre_cleanup_register(s->r->pool, s, release_cleanup);
 }
+
+rs_status_e rs_lock_open_session(rs_session_t *s, rs_lock_kind_e kind,
+                                 int *is_new)
+{
+    rs_status_e st = RS_NOT_FOUND;
+    if (s->id) {
+        st = kind ? rs_lock_acquire(s, kind) : rs_lock_load(s);
+    }
+    *is_new = st == RS_NOT_FOUND;
+    if (*is_new) {
+        st = rs_lock_create(s, kind);
+        if (st == RS_OK) {
+            rs_sid_set_cookie(s->r, rs_cookie_name(s->conf), s->id,
+                              rs_cookie_secure(s->conf));
+        }
+    }
+    else if (st == RS_OK && !kind) {
+        st = rs_lock_touch(s);
+    }
+    if (st == RS_OK && kind) {
+        rs_lock_release_on_cleanup(s);
+    }
+    return st;
+}

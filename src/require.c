@@ -1,0 +1,359 @@
+/*
+ * SessionRequire. The request's session lives in userdata of the main
+ * request's pool, which internal redirects share and subrequests reach
+ * through r->main: they reuse it and never wait on a lock of their own.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include "require.h"
+#include "config.h"
+#include "endpoint.h"
+#include "json.h"
+#include "keys.h"
+#include "lock.h"
+#include "sid.h"
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+APLOG_USE_MODULE(remote_session);
+
+#define UPDATE_HEADER "X-Remote-Session-Update"
+
+typedef struct {
+    rs_session_t *s;        /* NULL when the session could not be had */
+    rs_require_e mode;
+    int is_new;
+    int done;               /* updates applied, lock given back */
+    int failed;             /* the response was replaced by an error */
+    rs_state_t *pending;    /* changes made through the API, or NULL */
+    const char *json;       /* REMOTE_SESSION, built once */
+} rs_req_t;
+
+static const char ctx_key[] = "remote_session.require";
+
+static rs_req_t *ctx_of(request_rec *r)
+{
+    void *q = NULL;
+    while (r->main) {
+        r = r->main;
+    }
+    apr_pool_userdata_get(&q, ctx_key, r->pool);
+    return q;
+}
+
+int rs_require_strip_headers(request_rec *r)
+{
+    apr_table_unset(r->headers_in, "X-Remote-Session-Id");
+    apr_table_unset(r->headers_in, "X-Remote-Session");
+    apr_table_unset(r->headers_in, "X-Remote-Session-New");
+    return DECLINED;
+}
+
+static const rs_state_t *current(const rs_req_t *q)
+{
+    return q->pending ? q->pending : q->s->state;
+}
+
+static void expose(request_rec *r, rs_req_t *q)
+{
+    const char *is_new = q->is_new ? "1" : "0";
+    if (!q->json) {
+        q->json = rs_json_session_object(r->pool, current(q), 0);
+    }
+    apr_table_setn(r->subprocess_env, "REMOTE_SESSION_ID", q->s->id);
+    apr_table_setn(r->subprocess_env, "REMOTE_SESSION", q->json);
+    apr_table_setn(r->subprocess_env, "REMOTE_SESSION_NEW", is_new);
+    apr_table_setn(r->subprocess_env, "REMOTE_SESSION_READONLY",
+                   q->mode == RS_REQUIRE_READONLY ? "1" : "0");
+    apr_table_setn(r->headers_in, "X-Remote-Session-Id", q->s->id);
+    apr_table_setn(r->headers_in, "X-Remote-Session",
+                   rs_json_session_object(r->pool, current(q), 1));
+    apr_table_setn(r->headers_in, "X-Remote-Session-New", is_new);
+}
+
+static int load(request_rec *r, rs_req_t *q)
+{
+    rs_server_conf *c = rs_sconf(r->server);
+    rs_conn *conn;
+    rs_lock_kind_e kind = q->mode == RS_REQUIRE_ON ? RS_KIND_EXCLUSIVE
+                                                   : RS_KIND_NONE;
+    rs_session_t *s;
+    rs_status_e st;
+
+    if (!c->store) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RSLOG(00040)
+                      "SessionRequire needs RemoteSessionStore");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!(conn = rs_store_conn(r, c->store))) {
+        return rs_http_status(r, RS_UNAVAILABLE);
+    }
+    s = rs_lock_open(r, c, conn, rs_sid_from_cookie(r, rs_cookie_name(c)));
+    st = rs_lock_open_session(s, kind, &q->is_new);
+    if (st != RS_OK) {
+        return rs_http_status(r, st);
+    }
+    q->s = s;
+    return OK;
+}
+
+int rs_require_fixups(request_rec *r)
+{
+    rs_require_e mode = rs_require_mode(r);
+    rs_req_t *q;
+    int status;
+
+    if (mode == RS_REQUIRE_OFF
+        || (r->handler && !strcmp(r->handler, RS_HANDLER))) {
+        return DECLINED;
+    }
+    if ((q = ctx_of(r)) || r->main) {
+        /* A redirect or subrequest: the main request's session, if any. */
+        if (q && q->s) {
+            expose(r, q);
+        }
+        return DECLINED;
+    }
+    q = apr_pcalloc(r->pool, sizeof(*q));
+    q->mode = mode;
+    apr_pool_userdata_setn(q, ctx_key, NULL, r->pool);
+    if ((status = load(r, q)) != OK) {
+        return status;
+    }
+    expose(r, q);
+    return DECLINED;
+}
+
+void rs_require_insert_filter(request_rec *r)
+{
+    rs_req_t *q = r->main ? NULL : ctx_of(r);
+    if (q && q->s && !q->done) {
+        ap_add_output_filter(RS_UPDATE_FILTER, q, r, r->connection);
+    }
+}
+
+typedef struct {
+    request_rec *r;
+    apr_array_header_t *updates;
+    const char *err;
+} collect_t;
+
+static int collect_one(void *baton, const char *key, const char *value)
+{
+    collect_t *c = baton;
+    if (!c->err) {
+        c->err = rs_json_parse_updates(c->r->pool, value, c->updates);
+    }
+    return 1;
+}
+
+/* Every update header, headers_out first, removed from the response. */
+static const char *collect(request_rec *r, apr_array_header_t *updates)
+{
+    collect_t c = { r, updates, NULL };
+    apr_table_do(collect_one, &c, r->headers_out, UPDATE_HEADER, NULL);
+    apr_table_do(collect_one, &c, r->err_headers_out, UPDATE_HEADER, NULL);
+    apr_table_unset(r->headers_out, UPDATE_HEADER);
+    apr_table_unset(r->err_headers_out, UPDATE_HEADER);
+    return c.err;
+}
+
+static const char *apply_one(request_rec *r, rs_state_t *st,
+                             const rs_update_t *u)
+{
+    apr_hash_t *keys = rs_sconf(r->server)->keys;
+    int i;
+    if (u->abandon) {
+        st->is_abandoned = 1;
+        return NULL;
+    }
+    if (u->clear) {
+        rs_state_clear(st);
+    }
+    for (i = 0; i < u->remove->nelts; i++) {
+        const rs_item_t *it = &APR_ARRAY_IDX(u->remove, i, rs_item_t);
+        rs_state_remove(st, it->key, it->key_len);
+    }
+    for (i = 0; i < u->set->nelts; i++) {
+        const rs_item_t *it = &APR_ARRAY_IDX(u->set, i, rs_item_t);
+        const char *err = rs_keys_check(r->pool, keys, it->key, it->key_len,
+                                        it->value, it->value_len);
+        if (err) {
+            return err;
+        }
+        rs_state_set(r->pool, st, it->key, it->key_len, it->value,
+                     it->value_len);
+    }
+    if (u->timeout) {
+        st->timeout = (apr_uint32_t)u->timeout;
+    }
+    return NULL;
+}
+
+/* The state after all updates, or NULL and *err. */
+static rs_state_t *updated(request_rec *r, rs_req_t *q,
+                           const apr_array_header_t *updates,
+                           const char **err)
+{
+    rs_state_t *st = q->pending ? q->pending
+                                : rs_state_copy(r->pool, q->s->state);
+    int i;
+    for (i = 0; i < updates->nelts && !st->is_abandoned; i++) {
+        *err = apply_one(r, st, &APR_ARRAY_IDX(updates, i, rs_update_t));
+        if (*err) {
+            return NULL;
+        }
+    }
+    return st;
+}
+
+static int refuse_update(request_rec *r, rs_req_t *q, const char *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RSLOG(00041)
+                  "session %s: " UPDATE_HEADER " refused, nothing stored: %s",
+                  q->s->id, err);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Commits the response's updates (or frees the lock); an HTTP status. */
+static int apply_updates(request_rec *r, rs_req_t *q)
+{
+    apr_array_header_t *updates = apr_array_make(r->pool, 2,
+                                                 sizeof(rs_update_t));
+    const char *err = collect(r, updates);
+    rs_state_t *st;
+
+    if (!err && !updates->nelts && !q->pending) {
+        /* A failed release was logged; the lease frees the lock later. */
+        rs_lock_release(q->s);
+        return OK;
+    }
+    if (!err && q->mode == RS_REQUIRE_READONLY) {
+        err = "the location is SessionRequire ReadOnly";
+    }
+    if (err || !(st = updated(r, q, updates, &err))) {
+        return refuse_update(r, q, err);
+    }
+    switch (rs_lock_commit(q->s, st)) {
+    case RS_OK:
+        return OK;
+    case RS_LOST:
+        return refuse_update(r, q, "the session's lock was lost (held "
+                             "longer than RemoteSessionLockLease?)");
+    case RS_TOO_LARGE:
+        return HTTP_INTERNAL_SERVER_ERROR;
+    default:
+        return rs_http_status(r, RS_UNAVAILABLE);
+    }
+}
+
+/* Replaces the response, before any of it left, by a short error. */
+static apr_status_t error_response(ap_filter_t *f, apr_bucket_brigade *bb,
+                                   int status)
+{
+    request_rec *r = f->r;
+    const char *title = ap_get_status_line(status);
+    const char *body = apr_pstrcat(r->pool, "<!DOCTYPE HTML PUBLIC \"-//IETF"
+                                   "//DTD HTML 2.0//EN\">\n<html><head><title>",
+                                   title, "</title></head><body><h1>", title,
+                                   "</h1></body></html>\n", NULL);
+    apr_brigade_cleanup(bb);
+    apr_table_clear(r->headers_out);
+    r->status = status;
+    r->status_line = NULL;
+    r->content_encoding = NULL;
+    ap_set_content_type(r, "text/html; charset=iso-8859-1");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(body, strlen(body),
+                                r->pool, f->c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+    return ap_pass_brigade(f->next, bb);
+}
+
+apr_status_t rs_require_update_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    rs_req_t *q = f->ctx;
+    int status;
+
+    if (q->failed) {
+        /* The handler goes on writing a response already replaced. */
+        apr_brigade_cleanup(bb);
+        return APR_SUCCESS;
+    }
+    if (q->done) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+    q->done = 1;
+    status = apply_updates(f->r, q);
+    if (status == OK) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+    q->failed = 1;
+    return error_response(f, bb, status);
+}
+
+static rs_req_t *writable(request_rec *r, const char **err)
+{
+    rs_req_t *q = ctx_of(r);
+    if (!q || !q->s) {
+        *err = "no session for this request (SessionRequire)";
+    }
+    else if (q->mode != RS_REQUIRE_ON) {
+        *err = "the session is read-only here (SessionRequire ReadOnly)";
+    }
+    else if (q->done) {
+        *err = "too late: the response has started";
+    }
+    else {
+        if (!q->pending) {
+            q->pending = rs_state_copy(r->pool, q->s->state);
+        }
+        return q;
+    }
+    return NULL;
+}
+
+const char *remote_session_id(request_rec *r)
+{
+    rs_req_t *q = ctx_of(r);
+    return q && q->s ? q->s->id : NULL;
+}
+
+const char *remote_session_get(request_rec *r, const char *key)
+{
+    rs_req_t *q = ctx_of(r);
+    const rs_item_t *it = q && q->s ? rs_state_get(current(q), key,
+                                                   strlen(key)) : NULL;
+    return it ? it->value : NULL;
+}
+
+const char *remote_session_set(request_rec *r, const char *key, const char *json)
+{
+    const char *err = NULL;
+    rs_req_t *q = writable(r, &err);
+    if (q) {
+        err = *json ? rs_keys_check(r->pool, rs_sconf(r->server)->keys, key,
+                                    strlen(key), json, strlen(json))
+                    : "the value is empty, not JSON";
+    }
+    if (q && !err) {
+        rs_state_set(r->pool, q->pending, key, strlen(key), json,
+                     strlen(json));
+        q->json = NULL;
+    }
+    return err;
+}
+
+const char *remote_session_remove(request_rec *r, const char *key)
+{
+    const char *err = NULL;
+    rs_req_t *q = writable(r, &err);
+    if (q) {
+        rs_state_remove(q->pending, key, strlen(key));
+        q->json = NULL;
+    }
+    return err;
+}
