@@ -1,0 +1,68 @@
+#!/bin/sh
+# make run: a memcached and an httpd on loopback with the module, the
+# session endpoint and a sample page under SessionRequire. Ctrl-C stops both.
+set -e
+top=$(pwd)
+dir="$top/run"
+mkdir -p "$dir/logs" "$dir/cgi-bin"
+cp examples/cgi/counter.py "$dir/cgi-bin/counter.py"
+free_port() {
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1,
+        LocalAddr => "127.0.0.1", LocalPort => 0)->sockport'
+}
+mc_port=$(free_port)
+http_port=$(free_port)
+key=$(cat /proc/sys/kernel/random/uuid)
+mods=$(apxs -q LIBEXECDIR)
+httpd=$(command -v apache2 || echo /usr/sbin/apache2)
+[ -x "$httpd" ] || httpd=$(apxs -q SBINDIR)/$(apxs -q TARGET)
+
+cat > "$dir/httpd.conf" <<CONF
+ServerRoot "$dir"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$http_port
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/logs/error_log"
+LogLevel warn remote_session:info
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule alias_module $mods/mod_alias.so
+LoadModule cgid_module $mods/mod_cgid.so
+LoadModule http2_module $mods/mod_http2.so
+LoadModule remote_session_module $top/mod_remote_session.so
+$( [ "$(id -u)" = 0 ] && echo "User nobody" && echo "Group nogroup" )
+Protocols h2c http/1.1
+ScriptSock "$dir/cgid.sock"
+RemoteSessionStore "--SERVER=127.0.0.1:$mc_port"
+RemoteSessionApiKey $key
+<Location /systemweb-adapters/session>
+    SetHandler remote-session
+</Location>
+ScriptAlias /app/ "$dir/cgi-bin/"
+<Location /app>
+    SessionRequire On
+</Location>
+CONF
+
+memcached -l 127.0.0.1 -p "$mc_port" -U 0 -u nobody &
+mc_pid=$!
+trap 'kill $mc_pid 2>/dev/null' EXIT INT TERM
+base="http://127.0.0.1:$http_port"
+cat <<INFO
+
+mod_remote_session is running (Ctrl-C stops it; logs in run/logs/).
+
+  session endpoint : $base/systemweb-adapters/session
+  API key          : $key
+  sample page      : $base/app/counter.py   (SessionRequire On, counts visits)
+
+Read a session through the endpoint, as the ASP.NET Core client does:
+  curl -s -c run/jar -b run/jar -H 'X-SystemWebAdapter-RemoteAppAuthentication-Key: $key' \\
+       -H 'X-SystemWebAdapter-RemoteAppSession-ReadOnly: true' $base/systemweb-adapters/session | od -c
+
+Both share one session through the cookie jar: visit the page, then read
+the endpoint again and see "visits" in the state:
+  curl -s -c run/jar -b run/jar $base/app/counter.py
+
+INFO
+"$httpd" -f "$dir/httpd.conf" -DFOREGROUND
