@@ -1,0 +1,283 @@
+package RS::Memcached;
+
+# Starts, stops, kills and restarts the memcached the test suite runs
+# against. t/TEST.PL starts one before httpd and stops it when the run ends;
+# a test can kill it (to see the module answer 503) and restart it on the
+# same port, because httpd's config names that port.
+#
+# The running instance is described by two environment variables, which
+# start() sets and which every test inherits from t/TEST.PL:
+#   RS_MEMCACHED_PORT     its TCP port on 127.0.0.1
+#   RS_MEMCACHED_PIDFILE  a file holding its pid (rewritten on restart, removed
+#                         on stop), so whichever process restarted it last,
+#                         the next stop() finds the right one
+#
+# Only processes this file started are ever signalled: before a signal, the
+# pid's command line must be a memcached listening on our port.
+
+use strict;
+use warnings;
+
+use Cwd ();
+use Errno ();
+use File::Basename ();
+use File::Path ();
+use File::Spec ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes ();
+
+our $BIN = $ENV{RS_MEMCACHED_BIN} || 'memcached';
+our $READY_TIMEOUT = 10;    # seconds to wait for a new memcached to answer
+
+# t/ of this checkout (this file is t/lib/RS/Memcached.pm)
+sub t_dir {
+    my $dir = File::Basename::dirname(Cwd::abs_path(__FILE__));
+    return Cwd::abs_path(File::Spec->catdir($dir, File::Spec->updir,
+                                            File::Spec->updir));
+}
+
+sub logs_dir {
+    my $dir = File::Spec->catdir(t_dir(), 'logs');
+    File::Path::make_path($dir) unless -d $dir;
+    return $dir;
+}
+
+sub pidfile {
+    return $ENV{RS_MEMCACHED_PIDFILE}
+        || File::Spec->catfile(logs_dir(), 'memcached.pid');
+}
+
+sub port { return $ENV{RS_MEMCACHED_PORT} }
+
+# A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's
+# choice for an ephemeral bind; a caller that loses the race retries).
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "RS::Memcached: cannot probe for a free port: $!\n";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# The server's answer to "version", or undef when nothing answers.
+sub version {
+    my ($port, $timeout) = @_;
+    $port ||= port() or return;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => $timeout || 1)
+        or return;
+    $s->autoflush(1);
+    print $s "version\r\n" or return;
+    my $line;
+    eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm($timeout || 1);
+        $line = <$s>;
+        alarm 0;
+    };
+    alarm 0;
+    close $s;
+    return unless defined $line && $line =~ /^VERSION (\S+)/;
+    return $1;
+}
+
+# Waits until a memcached on $port answers "version" (a ready wait: it
+# returns as soon as the server answers). With $pid, gives up early when
+# that process has died. Returns true when ready.
+sub wait_ready {
+    my ($port, $timeout, $pid) = @_;
+    $port ||= port() or die "RS::Memcached::wait_ready: no port\n";
+    my $deadline = Time::HiRes::time() + ($timeout || $READY_TIMEOUT);
+    while (Time::HiRes::time() < $deadline) {
+        return 1 if defined version($port, 1);
+        return 0 if $pid && !alive($pid);
+        Time::HiRes::sleep(0.02);
+    }
+    return 0;
+}
+
+# True while $pid runs (a zombie, dead but not yet reaped, counts as dead).
+sub alive {
+    my $pid = shift;
+    return 0 unless $pid && $pid > 0;
+    waitpid($pid, POSIX::WNOHANG());    # reaps it if it is our own child
+    return 0 unless kill(0, $pid) || $! == Errno::EPERM();
+    if (open my $fh, '<', "/proc/$pid/stat") {
+        my $stat = <$fh> // '';
+        return 0 if $stat =~ /^\d+ \(.*\) Z/s;
+    }
+    return 1;
+}
+
+# Is $pid a memcached of ours, i.e. one listening on $port?
+sub _is_ours {
+    my ($pid, $port) = @_;
+    open my $fh, '<', "/proc/$pid/cmdline" or return 0;
+    local $/;
+    my @argv = split /\0/, (<$fh> // '');
+    return 0 unless @argv && $argv[0] =~ /memcached/;
+    return 1 unless $port;
+    for my $i (0 .. $#argv - 1) {
+        return 1 if $argv[$i] eq '-p' && $argv[$i + 1] eq $port;
+    }
+    return 0;
+}
+
+sub _read_pidfile {
+    my $file = shift || pidfile();
+    open my $fh, '<', $file or return;
+    my $line = <$fh> // '';
+    my ($pid, $port) = $line =~ /^(\d+)(?:\s+(\d+))?/ or return;
+    return ($pid, $port);
+}
+
+sub _write_pidfile {
+    my ($pid, $port) = @_;
+    my $file = pidfile();
+    my $tmp = "$file.$$";
+    open my $fh, '>', $tmp or die "RS::Memcached: cannot write $tmp: $!\n";
+    print $fh "$pid $port\n";
+    close $fh or die "RS::Memcached: cannot write $tmp: $!\n";
+    rename $tmp, $file or die "RS::Memcached: cannot rename $tmp: $!\n";
+}
+
+sub _log_tail {
+    my $file = shift;
+    open my $fh, '<', $file or return '';
+    my @lines = <$fh>;
+    splice @lines, 0, @lines - 20 if @lines > 20;
+    return join '', map { "    $_" } @lines;
+}
+
+# Forks memcached so that it is not our child (init reaps it, wherever it is
+# killed from) but stays in our process group (a Ctrl-C reaches it too).
+# Returns its pid.
+sub _spawn {
+    my ($port, $log) = @_;
+    my @cmd = ($BIN, '-l', '127.0.0.1', '-p', $port, '-U', '0',
+               '-m', '64', '-t', '2');
+    push @cmd, '-u', 'root' if $> == 0;    # memcached refuses root otherwise
+
+    pipe(my $r, my $w) or die "RS::Memcached: pipe: $!\n";
+    my $child = fork;
+    die "RS::Memcached: fork: $!\n" unless defined $child;
+    if ($child == 0) {
+        close $r;
+        my $grandchild = fork;
+        if (!defined $grandchild) {
+            syswrite $w, "fork: $!\n";
+            POSIX::_exit(1);
+        }
+        if ($grandchild == 0) {
+            open STDIN, '<', '/dev/null';
+            open STDOUT, '>>', $log;
+            open STDERR, '>&', \*STDOUT;
+            { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+            syswrite $w, "exec $cmd[0]: $!\n";
+            POSIX::_exit(127);
+        }
+        syswrite $w, "$grandchild\n";
+        POSIX::_exit(0);
+    }
+    close $w;
+    local $/;
+    my $out = <$r> // '';    # EOF once exec succeeded (close-on-exec)
+    close $r;
+    waitpid($child, 0);
+    my ($pid) = $out =~ /^(\d+)\n/;
+    die "RS::Memcached: cannot start memcached: $out" unless $pid;
+    die "RS::Memcached: cannot start memcached: $1" if $out =~ /\n(.+)/s;
+    return $pid;
+}
+
+# start(port?) -> { pid => ..., port => ... }
+# Starts a memcached on 127.0.0.1:$port (default: a free port found by a
+# probe), waits until it answers, records it in the pid file and exports
+# RS_MEMCACHED_PORT and RS_MEMCACHED_PIDFILE. Dies when it does not come up.
+sub start {
+    my ($want_port) = @_;
+    my $pidfile = pidfile();
+    if (my ($old, $old_port) = _read_pidfile($pidfile)) {
+        die "RS::Memcached: memcached $old (port $old_port) is still running"
+            . " per $pidfile; stop it first\n"
+            if alive($old) && _is_ours($old, $old_port);
+    }
+    my $log = File::Spec->catfile(File::Basename::dirname($pidfile),
+                                  'memcached.log');
+    my $tries = $want_port ? 1 : 5;    # a probed port may be taken meanwhile
+    my $last = '';
+    for (1 .. $tries) {
+        my $port = $want_port || free_port();
+        my $pid = _spawn($port, $log);
+        if (wait_ready($port, $READY_TIMEOUT, $pid)) {
+            _write_pidfile($pid, $port);
+            $ENV{RS_MEMCACHED_PORT} = $port;
+            $ENV{RS_MEMCACHED_PIDFILE} = $pidfile;
+            return { pid => $pid, port => $port };
+        }
+        $last = "memcached (pid $pid) did not answer on 127.0.0.1:$port";
+        _signal_and_wait($pid, 'KILL', 5) if alive($pid);
+    }
+    die "RS::Memcached: $last; $log says:\n" . _log_tail($log);
+}
+
+sub _signal_and_wait {
+    my ($pid, $sig, $timeout) = @_;
+    kill $sig, $pid;
+    my $deadline = Time::HiRes::time() + $timeout;
+    while (alive($pid)) {
+        return 0 if Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep(0.02);
+    }
+    return 1;
+}
+
+# The instance to act on: an explicit {pid,port}, else the pid file's.
+sub _target {
+    my $h = shift;
+    return ($h->{pid}, $h->{port}) if ref $h && $h->{pid};
+    return _read_pidfile();
+}
+
+sub _end {
+    my ($sig, $h) = @_;
+    my ($pid, $port) = _target($h);
+    return 0 unless $pid;
+    my $stopped = 0;
+    if (alive($pid) && _is_ours($pid, $port)) {
+        $stopped = _signal_and_wait($pid, $sig, 5)
+            || _signal_and_wait($pid, 'KILL', 5);
+    }
+    # nothing listens there any more (a zombie's sockets are closed already)
+    if ($port) {
+        my $deadline = Time::HiRes::time() + 5;
+        Time::HiRes::sleep(0.02)
+            while defined version($port, 1)
+               && Time::HiRes::time() < $deadline;
+    }
+    my ($file_pid) = _read_pidfile();
+    unlink pidfile() if $file_pid && $file_pid == $pid;
+    return $stopped;
+}
+
+# stop(handle?): SIGTERM, then waits until it is gone (SIGKILL after 5 s).
+sub stop { return _end('TERM', @_) }
+
+# kill9(handle?): SIGKILL, as if the machine running memcached had died:
+# every item is lost. Returns once it is gone.
+sub kill9 { return _end('KILL', @_) }
+
+# restart(handle?): stops the running memcached (if any) and starts a new,
+# empty one on the same port, so that httpd finds it again.
+sub restart {
+    my $h = shift;
+    my ($pid, $port) = _target($h);
+    $port ||= port();
+    die "RS::Memcached::restart: no port known\n" unless $port;
+    stop($h) if $pid;
+    return start($port);
+}
+
+1;

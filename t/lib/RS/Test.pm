@@ -1,0 +1,489 @@
+package RS::Test;
+
+# Helpers shared by the t/*.t tests of mod_remote_session:
+#   - the API key and header names the suite's config uses
+#   - endpoint_request(): an HTTP::Request for the session endpoint with the
+#     key header; raw_connect()/raw_send() for requests LWP cannot make (a
+#     writeable GET stays open until its PUT arrives)
+#   - mc_get/mc_gets/mc_set/mc_delete/mc_keys/mc_flush_all/mc_command: talk
+#     to the suite's memcached directly, over the text protocol
+#   - start_httpd2()/stop_httpd2(): a second httpd with the module, pointing
+#     at the same memcached (a "farm" of two servers)
+# Memcached itself is started, killed and restarted with RS::Memcached.
+#
+#   use lib 't/lib';            # Apache::Test runs tests from the top dir
+#   use RS::Test qw(:all);
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Cwd ();
+use File::Basename ();
+use File::Path ();
+use File::Spec ();
+use HTTP::Request ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes ();
+
+use Apache::Test ();
+use Apache::TestRequest ();
+use RS::Memcached ();
+
+use constant API_KEY         => '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
+use constant KEY_HEADER      => 'X-SystemWebAdapter-RemoteAppAuthentication-Key';
+use constant READONLY_HEADER => 'X-SystemWebAdapter-RemoteAppSession-ReadOnly';
+use constant ENDPOINT        => '/systemweb-adapters/session';
+use constant COOKIE_NAME     => 'ASP.NET_SessionId';
+use constant LOCK_TIMEOUT    => 3;    # RemoteSessionLockTimeout in extra.conf.in
+use constant LOCK_LEASE      => 2;    # RemoteSessionLockLease in extra.conf.in
+
+our @EXPORT_OK = qw(
+    API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
+    LOCK_TIMEOUT LOCK_LEASE
+    api_key endpoint_url endpoint_request send_request
+    raw_connect raw_send read_response_head
+    mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_flush_all
+    free_port t_dir error_log_since
+    start_httpd2 stop_httpd2
+);
+our %EXPORT_TAGS = (all => \@EXPORT_OK);
+
+sub api_key { API_KEY }
+
+sub t_dir { RS::Memcached::t_dir() }
+
+sub free_port { RS::Memcached::free_port() }
+
+# ---------------------------------------------------------------------------
+# the session endpoint
+
+# Absolute URL of $path (default: the endpoint) on the suite's server, or on
+# the server on $port.
+sub endpoint_url {
+    my ($path, $port) = @_;
+    $path //= ENDPOINT;
+    return "http://127.0.0.1:$port$path" if $port;
+    return Apache::TestRequest::resolve_url($path);
+}
+
+# endpoint_request($method, %opt) -> HTTP::Request for the endpoint, with the
+# API key header. Options:
+#   key      => the key to send (default API_KEY; undef: no key header)
+#   session  => a session ID, sent as Cookie: ASP.NET_SessionId=<id>
+#   cookie   => a whole Cookie header instead
+#   readonly => value of the read-only header ('true', 'True', 1 => 'true')
+#   body     => request body (bytes); Content-Length is set
+#   headers  => [ name => value, ... ] more headers
+#   path     => another path than ENDPOINT;  port => another server's port
+sub endpoint_request {
+    my ($method, %o) = @_;
+    my $req = HTTP::Request->new($method => endpoint_url($o{path}, $o{port}));
+    my $key = exists $o{key} ? $o{key} : API_KEY;
+    $req->header(KEY_HEADER, $key) if defined $key;
+    if (defined $o{cookie}) {
+        $req->header(Cookie => $o{cookie});
+    }
+    elsif (defined $o{session}) {
+        $req->header(Cookie => COOKIE_NAME . "=$o{session}");
+    }
+    if (defined $o{readonly}) {
+        my $v = $o{readonly};
+        $v = 'true' if $v eq '1';
+        $req->header(READONLY_HEADER, $v);
+    }
+    my @h = @{ $o{headers} || [] };
+    while (my ($n, $v) = splice @h, 0, 2) {
+        $req->push_header($n => $v);
+    }
+    if (defined $o{body}) {
+        $req->content($o{body});
+        $req->header('Content-Length' => length $o{body});
+    }
+    elsif ($method =~ /^(?:PUT|POST)$/i) {
+        $req->header('Content-Length' => 0);
+    }
+    return $req;
+}
+
+# Sends an HTTP::Request with Apache::Test's user agent; the response.
+sub send_request {
+    my $req = shift;
+    return Apache::TestRequest::user_agent()->request($req);
+}
+
+# ---------------------------------------------------------------------------
+# raw HTTP/1.1, for requests that stay open (writeable GET) or must be timed
+
+# A connection to the suite's server (or the one on $port).
+sub raw_connect {
+    my ($port, $timeout) = @_;
+    unless ($port) {
+        (undef, $port) = split /:/, Apache::TestRequest::hostport();
+    }
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => $timeout || 10)
+        or die "RS::Test::raw_connect: 127.0.0.1:$port: $!\n";
+    $s->autoflush(1);
+    binmode $s;
+    return $s;
+}
+
+# Writes an HTTP::Request on a socket as HTTP/1.1 (path-only request line,
+# Host header); returns the socket.
+sub raw_send {
+    my ($s, $req) = @_;
+    my $uri = $req->uri;
+    my $path = $uri->can('path_query') ? $uri->path_query : "$uri";
+    my $host = $uri->can('host_port') ? $uri->host_port : '127.0.0.1';
+    my $body = $req->content // '';
+    my $head = $req->method . " $path HTTP/1.1\r\nHost: $host\r\n";
+    $req->scan(sub {
+        my ($n, $v) = @_;
+        $head .= "$n: $v\r\n" unless lc $n eq 'host';
+    });
+    $head .= "Content-Length: " . length($body) . "\r\n"
+        if length $body && !defined $req->header('Content-Length');
+    print $s $head, "\r\n", $body;
+    return $s;
+}
+
+# Reads a response's status line and headers from a socket, waiting at most
+# $timeout seconds. Returns (code, {lower-case name => value, ...}, reason),
+# or () on timeout or EOF. Repeated headers are joined with ", ".
+sub read_response_head {
+    my ($s, $timeout) = @_;
+    my ($code, $reason, %h);
+    my $ok = eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm($timeout || 10);
+        my $status = <$s>;
+        die "eof\n" unless defined $status;
+        ($code, $reason) = $status =~ m{^HTTP/\d\.\d (\d{3}) ?([^\r\n]*)}
+            or die "bad status line: $status";
+        while (defined(my $line = <$s>)) {
+            $line =~ s/\r?\n\z//;
+            last if $line eq '';
+            my ($n, $v) = split /:\s*/, $line, 2;
+            $n = lc $n;
+            $h{$n} = exists $h{$n} ? "$h{$n}, $v" : $v;
+        }
+        alarm 0;
+        1;
+    };
+    alarm 0;
+    return unless $ok;
+    return ($code, \%h, $reason);
+}
+
+# ---------------------------------------------------------------------------
+# the suite's memcached, over the text protocol
+
+sub mc_port {
+    return $ENV{RS_MEMCACHED_PORT}
+        || die "RS_MEMCACHED_PORT is not set (run the tests through t/TEST.PL)\n";
+}
+
+sub _mc_connect {
+    my $port = shift || mc_port();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 3)
+        or die "RS::Test: memcached on 127.0.0.1:$port: $!\n";
+    $s->autoflush(1);
+    binmode $s;
+    return $s;
+}
+
+sub _mc_key {
+    my $key = shift;
+    die "RS::Test: bad memcached key '$key'\n"
+        if !defined $key || $key eq '' || length $key > 250
+        || $key =~ /[\x00-\x20\x7f]/;
+    return $key;
+}
+
+sub _mc_line {
+    my $s = shift;
+    my $line = <$s>;
+    die "RS::Test: memcached closed the connection\n" unless defined $line;
+    $line =~ s/\r\n\z//;
+    return $line;
+}
+
+# mc_command("stats") etc.: sends one command line, returns the first line of
+# the answer (use it for one-line answers only).
+sub mc_command {
+    my ($cmd, $port) = @_;
+    my $s = _mc_connect($port);
+    print $s "$cmd\r\n";
+    return _mc_line($s);
+}
+
+sub _mc_retrieve {
+    my ($verb, $key, $port) = @_;
+    my $s = _mc_connect($port);
+    print $s "$verb " . _mc_key($key) . "\r\n";
+    my $line = _mc_line($s);
+    return if $line eq 'END';
+    my ($flags, $len, $cas) = $line =~ /^VALUE \S+ (\d+) (\d+)(?: (\d+))?$/
+        or die "RS::Test: memcached answered '$line' to $verb\n";
+    my $data = '';
+    while (length $data < $len + 2) {
+        my $n = read($s, $data, $len + 2 - length $data, length $data);
+        die "RS::Test: memcached: short read\n" unless $n;
+    }
+    substr($data, $len) = '';
+    _mc_line($s) eq 'END' or die "RS::Test: memcached: no END after value\n";
+    return ($data, $flags, $cas);
+}
+
+# mc_get($key) -> value (bytes) or undef when absent;
+# in list context (value, flags).
+sub mc_get {
+    my ($data, $flags) = _mc_retrieve('get', @_);
+    return wantarray ? ($data, $flags) : $data;
+}
+
+# mc_gets($key) -> (value, flags, cas), or () when absent.
+sub mc_gets { return _mc_retrieve('gets', @_) }
+
+# mc_set($key, $value, $exptime = 0, $flags = 0) -> true when STORED.
+sub mc_set {
+    my ($key, $value, $exptime, $flags, $port) = @_;
+    my $s = _mc_connect($port);
+    printf $s "set %s %d %d %d\r\n%s\r\n", _mc_key($key), $flags || 0,
+        $exptime || 0, length $value, $value;
+    return _mc_line($s) eq 'STORED';
+}
+
+# mc_delete($key) -> true when it existed.
+sub mc_delete {
+    my ($key, $port) = @_;
+    return mc_command('delete ' . _mc_key($key), $port) eq 'DELETED';
+}
+
+# mc_flush_all() -> true on OK: every item is gone.
+sub mc_flush_all { return mc_command('flush_all', $_[0]) eq 'OK' }
+
+# mc_keys() -> the keys memcached holds now (lru_crawler metadump), sorted;
+# with $prefix, only those starting with it.
+sub mc_keys {
+    my ($prefix, $port) = @_;
+    my $s = _mc_connect($port);
+    print $s "lru_crawler metadump all\r\n";
+    my @keys;
+    while (1) {
+        my $line = _mc_line($s);
+        last if $line eq 'END';
+        die "RS::Test: memcached answered '$line' to metadump\n"
+            if $line =~ /^(?:ERROR|CLIENT_ERROR|SERVER_ERROR|BUSY)/;
+        next unless $line =~ /^key=(\S+)/;
+        (my $k = $1) =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        push @keys, $k if !defined $prefix || index($k, $prefix) == 0;
+    }
+    return sort @keys;
+}
+
+# ---------------------------------------------------------------------------
+# the suite's error log
+
+# error_log_since($offset) -> the text appended to t/logs/error_log since
+# byte $offset; error_log_since() -> its current size (an offset for later).
+sub error_log_since {
+    my $offset = shift;
+    my $file = File::Spec->catfile(t_dir(), 'logs', 'error_log');
+    return -s $file // 0 unless defined $offset;
+    open my $fh, '<', $file or return '';
+    seek $fh, $offset, 0;
+    local $/;
+    return <$fh> // '';
+}
+
+# ---------------------------------------------------------------------------
+# a second httpd
+
+# Where httpd's own modules live and how the suite's server loads its MPM.
+sub _suite_modules {
+    my $vars = Apache::Test::vars();
+    my $moddir = $vars->{rs_modulesdir}
+        || Apache::Test::config()->apxs('LIBEXECDIR');
+    my (%load, @order);
+    my $conf = File::Spec->catfile($vars->{t_conf}, 'httpd.conf');
+    if (open my $fh, '<', $conf) {
+        while (<$fh>) {
+            next unless /^\s*LoadModule\s+(\w+)\s+"?([^"\s]+)"?/;
+            push @order, $1 unless $load{$1};
+            $load{$1} = $2;
+        }
+    }
+    my $prefork = exists $load{mpm_prefork_module};
+    # what t/conf/extra.conf.in adds
+    for my $m (qw(alias dir env mime headers rewrite setenvif proxy
+                  proxy_http http2), $prefork ? 'cgi' : 'cgid') {
+        my $name = "${m}_module";
+        next if $load{$name};
+        my $file = "$moddir/mod_$m.so";
+        next unless -e $file;
+        push @order, $name;
+        $load{$name} = $file;
+    }
+    delete $load{perl_module};
+    @order = grep { $load{$_} } @order;
+    my $so = Cwd::abs_path(File::Spec->catfile(t_dir(), File::Spec->updir,
+                                               'mod_remote_session.so'));
+    push @order, 'remote_session_module';
+    $load{remote_session_module} = $so;
+    return map { [$_, $load{$_}] } @order;
+}
+
+# start_httpd2(%opt) -> { pid, port, dir, conf, error_log, url }
+# Starts another httpd (the suite's binary, in the foreground, as our child)
+# on a free port of 127.0.0.1, loading the suite's modules and ours, with the
+# endpoint at ENDPOINT, /cgi-bin/ as in the suite, the same API key and lock
+# settings, and the suite's memcached. Returns once it answers HTTP; dies
+# (with its error log) when it does not start. Options:
+#   port           => a port (default: a free one)
+#   memcached_port => another memcached (default: the suite's)
+#   store          => a whole RemoteSessionStore value instead
+#   config         => more httpd.conf text, appended
+#   defaults       => 0: no RemoteSession* lines and no endpoint, only config
+#   log_level      => LogLevel (default 'info remote_session:trace8')
+sub start_httpd2 {
+    my %o = @_;
+    my $vars = Apache::Test::vars();
+    my $httpd = $vars->{httpd} or die "RS::Test: Apache::Test knows no httpd\n";
+    my $port = $o{port} || free_port();
+    my $t = t_dir();
+    my $dir = File::Spec->catdir($t, 'logs', "httpd2-$port");
+    File::Path::remove_tree($dir);
+    File::Path::make_path($dir);
+    chmod 0755, $dir;
+    my $conf = "$dir/httpd.conf";
+    my $mc = $o{memcached_port} || $ENV{RS_MEMCACHED_PORT};
+    my $store = $o{store} // "--SERVER=127.0.0.1:$mc";
+    my $loglevel = $o{log_level} || 'info remote_session:trace8';
+
+    my $text = <<"EOC";
+# generated by RS::Test::start_httpd2
+ServerRoot "$dir"
+DefaultRuntimeDir "$dir"
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error_log"
+LogLevel $loglevel
+Listen 127.0.0.1:$port
+ServerName 127.0.0.1:$port
+EOC
+    if ($> == 0) {
+        $text .= "User \"$vars->{user}\"\nGroup \"$vars->{group}\"\n";
+    }
+    for my $m (_suite_modules()) {
+        $text .= "<IfModule !$m->[0]>\n    LoadModule $m->[0] \"$m->[1]\"\n"
+               . "</IfModule>\n";
+    }
+    $text .= <<"EOC";
+<IfModule mime_module>
+    TypesConfig /etc/mime.types
+</IfModule>
+<IfModule http2_module>
+    Protocols h2c http/1.1
+</IfModule>
+<IfModule cgid_module>
+    ScriptSock "$dir/cgisock"
+</IfModule>
+DocumentRoot "$t/htdocs"
+<Directory />
+    AllowOverride None
+</Directory>
+ScriptAlias /cgi-bin/ "$t/cgi-bin/"
+<Directory "$t/cgi-bin">
+    Options +ExecCGI
+    Require all granted
+</Directory>
+EOC
+    unless (defined $o{defaults} && !$o{defaults}) {
+        $text .= sprintf <<'EOC', $store, API_KEY, LOCK_TIMEOUT, LOCK_LEASE, ENDPOINT;
+RemoteSessionStore "%s"
+RemoteSessionApiKey %s
+RemoteSessionLockTimeout %d
+RemoteSessionLockLease %d
+<Location %s>
+    SetHandler remote-session
+</Location>
+EOC
+    }
+    $text .= "$o{config}\n" if defined $o{config};
+
+    open my $fh, '>', $conf or die "RS::Test: $conf: $!\n";
+    print $fh $text;
+    close $fh or die "RS::Test: $conf: $!\n";
+
+    my $pid = fork;
+    die "RS::Test: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', "$dir/stderr.log";
+        open STDERR, '>&', \*STDOUT;
+        { no warnings 'exec'; exec $httpd, '-d', $dir, '-f', $conf, '-DFOREGROUND'; }
+        print STDERR "exec $httpd: $!\n";
+        POSIX::_exit(127);
+    }
+    my $h = { pid => $pid, port => $port, dir => $dir, conf => $conf,
+              error_log => "$dir/error_log",
+              url => "http://127.0.0.1:$port" };
+    my $deadline = Time::HiRes::time() + ($o{timeout} || 30);
+    while (Time::HiRes::time() < $deadline) {
+        return $h if _http_answers($port);
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            my $status = $? >> 8;
+            delete $h->{pid};
+            die "RS::Test: second httpd exited with status $status:\n"
+                . _slurp("$dir/stderr.log") . _slurp("$dir/error_log");
+        }
+        Time::HiRes::sleep(0.05);
+    }
+    stop_httpd2($h);
+    die "RS::Test: second httpd did not answer on 127.0.0.1:$port:\n"
+        . _slurp("$dir/stderr.log") . _slurp("$dir/error_log");
+}
+
+sub _slurp {
+    open my $fh, '<', shift or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+sub _http_answers {
+    my $port = shift;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 1) or return 0;
+    $s->autoflush(1);
+    print $s "HEAD / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    my $line;
+    eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm 2;
+        $line = <$s>;
+        alarm 0;
+    };
+    alarm 0;
+    return defined $line && $line =~ m{^HTTP/};
+}
+
+# stop_httpd2($h): stops the server start_httpd2 returned (SIGTERM to its
+# parent process, SIGKILL after 10 s) and reaps it. Returns its exit status.
+sub stop_httpd2 {
+    my $h = shift;
+    my $pid = delete $h->{pid} or return;
+    kill TERM => $pid;
+    my $deadline = Time::HiRes::time() + 10;
+    while (Time::HiRes::time() < $deadline) {
+        return $? >> 8 if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        Time::HiRes::sleep(0.05);
+    }
+    kill KILL => $pid;
+    waitpid($pid, 0);
+    return $? >> 8;
+}
+
+1;
