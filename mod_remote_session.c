@@ -9,19 +9,16 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mpm.h"
-#include "http_core.h"
 #include "config.h"
 #include "endpoint.h"
 #include "require.h"
 #include "mod_remote_session.h"
 #include "store.h"
 
-static int rs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
-                          server_rec *s)
+/* check_config runs for "httpd -t" too, and before httpd detaches. */
+static int rs_check_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
+                           server_rec *s)
 {
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
-    }
     return rs_check_endpoints(p, ptemp, s);
 }
 
@@ -57,7 +54,7 @@ static void rs_child_init(apr_pool_t *pchild, server_rec *main)
 
 static void rs_register_hooks(apr_pool_t *p)
 {
-    ap_hook_post_config(rs_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(rs_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rs_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Spoofed session headers go before any other module sees them. */
     ap_hook_post_read_request(rs_require_strip_headers, NULL, NULL,

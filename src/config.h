@@ -67,7 +67,7 @@ apr_size_t rs_max_size(const rs_server_conf *c);
 /* 1 when key is a non-empty, non-zero GUID (dashes/braces optional). */
 int rs_guid_valid(const char *key);
 
-/* post_config: refuses a mapped endpoint without an API key. */
+/* check_config: refuses a mapped endpoint without an API key. */
 int rs_check_endpoints(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
 
 #endif

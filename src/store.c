@@ -90,9 +90,9 @@ static rs_store_rc fail(rs_conn *c, memcached_return_t rc)
     return RS_STORE_ERROR;
 }
 
-static rs_store_rc mc_get(rs_conn *c, apr_pool_t *p, const char *key,
-                          const char **val, apr_size_t *len,
-                          apr_uint64_t *cas)
+static rs_store_rc mc_get_once(rs_conn *c, apr_pool_t *p, const char *key,
+                               const char **val, apr_size_t *len,
+                               apr_uint64_t *cas)
 {
     const char *keys[1] = { key };
     size_t lens[1] = { strlen(key) };
@@ -117,6 +117,19 @@ static rs_store_rc mc_get(rs_conn *c, apr_pool_t *p, const char *key,
         return fail(c, rc);
     }
     return out;
+}
+
+/*
+ * A pooled connection to a memcached that restarted fails once, then
+ * reconnects: a read is safe to try again at once, a write is not (it may
+ * have been applied), so only reads are retried.
+ */
+static rs_store_rc mc_get(rs_conn *c, apr_pool_t *p, const char *key,
+                          const char **val, apr_size_t *len,
+                          apr_uint64_t *cas)
+{
+    rs_store_rc rc = mc_get_once(c, p, key, val, len, cas);
+    return rc == RS_STORE_ERROR ? mc_get_once(c, p, key, val, len, cas) : rc;
 }
 
 static rs_store_rc map_write(rs_conn *c, memcached_return_t rc)
@@ -151,8 +164,13 @@ static rs_store_rc mc_cas(rs_conn *c, const char *key, const char *val,
 
 static rs_store_rc mc_touch(rs_conn *c, const char *key, apr_uint32_t ttl)
 {
-    return map_write(c, memcached_touch(mc(c), key, strlen(key),
-                                        (time_t)ttl));
+    rs_store_rc rc = map_write(c, memcached_touch(mc(c), key, strlen(key),
+                                                  (time_t)ttl));
+    if (rc == RS_STORE_ERROR) {
+        rc = map_write(c, memcached_touch(mc(c), key, strlen(key),
+                                          (time_t)ttl));
+    }
+    return rc;
 }
 
 static const rs_store_ops memcached_ops = { mc_get, mc_add, mc_cas, mc_touch };
