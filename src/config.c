@@ -149,7 +149,7 @@ typedef struct {
 } int_field_t;
 
 static const int_field_t f_timeout =
-    { APR_OFFSETOF(rs_server_conf, timeout), 1, 525600 };
+    { APR_OFFSETOF(rs_server_conf, timeout), 1, RS_MAX_TIMEOUT };
 static const int_field_t f_lock_timeout =
     { APR_OFFSETOF(rs_server_conf, lock_timeout), 0, 3600 };
 static const int_field_t f_lock_lease =

@@ -21,6 +21,7 @@
 #define RS_DEFAULT_LOCK_TIMEOUT 30          /* seconds */
 #define RS_DEFAULT_LOCK_LEASE   10          /* seconds */
 #define RS_DEFAULT_MAX_SIZE     1000000     /* bytes */
+#define RS_MAX_TIMEOUT          525600      /* minutes: a year */
 
 typedef enum {
     RS_REQUIRE_UNSET = RS_UNSET, RS_REQUIRE_OFF = 0, RS_REQUIRE_ON,

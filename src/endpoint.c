@@ -258,6 +258,7 @@ static int put(request_rec *r, rs_session_t *s)
     rs_state_t *st;
     const char *err;
     apr_status_t rv;
+    rs_status_e status;
 
     if (!s->id) {
         return refuse(r, HTTP_BAD_REQUEST, MSG_NO_ID);
@@ -278,7 +279,7 @@ static int put(request_rec *r, rs_session_t *s)
     if ((err = check_keys(r, s->id, st))) {
         return refuse(r, HTTP_BAD_REQUEST, err);
     }
-    switch (rs_lock_put(s, st)) {
+    switch (status = rs_lock_put(s, st)) {
     case RS_OK:
         return refuse(r, HTTP_OK, "OK");
     case RS_NOT_FOUND:
@@ -286,10 +287,8 @@ static int put(request_rec *r, rs_session_t *s)
         return refuse(r, HTTP_BAD_REQUEST, MSG_NOT_FOUND);
     case RS_ALREADY:
         return refuse(r, HTTP_BAD_REQUEST, MSG_ALREADY);
-    case RS_TOO_LARGE:
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
     default:
-        return rs_http_status(r, RS_UNAVAILABLE);
+        return rs_http_status(r, status);
     }
 }
 

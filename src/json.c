@@ -9,6 +9,7 @@
 #include <apr_lib.h>
 #include <sys/uio.h>
 #include "json.h"
+#include "config.h"
 
 static const char *describe(apr_pool_t *p, const json_t *v)
 {
@@ -203,7 +204,7 @@ static const char *member(apr_pool_t *p, rs_update_t *u, const char *name,
     }
     if (!strcmp(name, "timeout")) {
         json_int_t t = json_is_integer(v) ? json_integer_value(v) : 0;
-        if (t < 1 || t > 525600) {
+        if (t < 1 || t > RS_MAX_TIMEOUT) {
             return "\"timeout\" must be a whole number of minutes from 1 "
                    "to 525600";
         }

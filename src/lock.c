@@ -342,11 +342,24 @@ rs_status_e rs_lock_renew(rs_session_t *s)
     return st == RS_COMMITTED ? RS_LOST : st;
 }
 
+/* Minutes memcached can keep an item for; 0 would mean for ever. */
+static apr_uint32_t valid_timeout(const rs_session_t *s, apr_uint32_t t)
+{
+    if (t < 1 || t > RS_MAX_TIMEOUT) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, s->r, RSLOG(00028)
+                      "session %s: Timeout %u out of range, kept at %d",
+                      s->id, t, t < 1 ? 1 : RS_MAX_TIMEOUT);
+        return t < 1 ? 1 : RS_MAX_TIMEOUT;
+    }
+    return t;
+}
+
 /* The state as stored: flags are per response, not per session. */
 static const unsigned char *stored_bytes(rs_session_t *s,
                                          const rs_state_t *st, apr_size_t *n)
 {
     rs_state_t copy = *st;
+    copy.timeout = valid_timeout(s, st->timeout);
     copy.is_new = copy.is_abandoned = copy.is_readonly = 0;
     copy.unknown = apr_array_make(s->scratch, 1, sizeof(rs_item_t));
     return rs_state_encode(s->r->pool, &copy, n);
@@ -381,7 +394,7 @@ static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
         if (*n > rs_max_size(s->conf)) {
             return too_large(s, *n);
         }
-        next->timeout = st->timeout;
+        next->timeout = valid_timeout(s, st->timeout);
     }
     else {
         *b = raw_state(s, n);

@@ -223,6 +223,7 @@ static int apply_updates(request_rec *r, rs_req_t *q)
                                                  sizeof(rs_update_t));
     const char *err = collect(r, updates);
     rs_state_t *st;
+    rs_status_e status;
 
     if (!err && !updates->nelts && !q->pending) {
         /* A failed release was logged; the lease frees the lock later. */
@@ -235,16 +236,14 @@ static int apply_updates(request_rec *r, rs_req_t *q)
     if (err || !(st = updated(r, q, updates, &err))) {
         return refuse_update(r, q, err);
     }
-    switch (rs_lock_commit(q->s, st)) {
-    case RS_OK:
-        return OK;
+    switch (status = rs_lock_commit(q->s, st)) {
     case RS_LOST:
         return refuse_update(r, q, "the session's lock was lost (held "
                              "longer than RemoteSessionLockLease?)");
     case RS_TOO_LARGE:
         return HTTP_INTERNAL_SERVER_ERROR;
     default:
-        return rs_http_status(r, RS_UNAVAILABLE);
+        return rs_http_status(r, status);
     }
 }
 
