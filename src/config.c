@@ -11,6 +11,7 @@
 #include <util_cfgtree.h>
 #include "keys.h"
 #include "store.h"
+#include "sid.h"
 
 APLOG_USE_MODULE(remote_session);
 
@@ -101,32 +102,6 @@ int rs_lock_lease(const rs_server_conf *c)
 apr_size_t rs_max_size(const rs_server_conf *c)
 {
     return (apr_size_t)OR_DEFAULT(c->max_size, RS_DEFAULT_MAX_SIZE);
-}
-
-/* 32 hex digits, as 8-4-4-4-12 with dashes or without, braces optional. */
-int rs_guid_valid(const char *key)
-{
-    static const int dash_at[] = { 8, 13, 18, 23 };
-    apr_size_t n = strlen(key);
-    int dashes, i, nonzero = 0;
-
-    if (n >= 2 && key[0] == '{' && key[n - 1] == '}') {
-        key++;
-        n -= 2;
-    }
-    if (n != 32 && n != 36) {
-        return 0;
-    }
-    dashes = n == 36;
-    for (i = 0; i < (int)n; i++) {
-        int want_dash = dashes && (i == dash_at[0] || i == dash_at[1]
-                                   || i == dash_at[2] || i == dash_at[3]);
-        if (want_dash ? key[i] != '-' : !apr_isxdigit(key[i])) {
-            return 0;
-        }
-        nonzero |= !want_dash && key[i] != '0';
-    }
-    return nonzero;
 }
 
 static const char *set_int(cmd_parms *cmd, const char *arg, long lo, long hi,

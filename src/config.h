@@ -65,9 +65,6 @@ int rs_lock_timeout(const rs_server_conf *c);
 int rs_lock_lease(const rs_server_conf *c);
 apr_size_t rs_max_size(const rs_server_conf *c);
 
-/* 1 when key is a non-empty, non-zero GUID (dashes/braces optional). */
-int rs_guid_valid(const char *key);
-
 /* check_config: refuses a mapped endpoint without an API key. */
 int rs_check_endpoints(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
 

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "lock.h"
 #include "sid.h"
+#include "cookie.h"
 #include "keys.h"
 #include "json.h"
 #include <http_log.h>

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include "lock.h"
 #include "sid.h"
+#include "cookie.h"
 #include <http_log.h>
 
 APLOG_USE_MODULE(remote_session);

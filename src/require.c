@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "lock.h"
 #include "sid.h"
+#include "cookie.h"
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>

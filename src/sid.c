@@ -1,12 +1,10 @@
 /*
- * IDs and cookies. No client-chosen byte reaches a memcached key: a cookie
- * value that is not of our exact form is treated as no cookie at all.
+ * Session IDs and the API key's form: pure functions, fuzzed on their own.
  */
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_general.h>
-#include <http_protocol.h>
-#include <util_cookies.h>
+#include <apr_lib.h>
 #include "sid.h"
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz012345";
@@ -41,26 +39,33 @@ int rs_sid_valid(const char *s)
     return s[RS_SID_LEN] == '\0';
 }
 
-const char *rs_sid_from_cookie(request_rec *r, const char *cookie_name)
-{
-    const char *val = NULL;
-    if (ap_cookie_read(r, cookie_name, &val, 0) != APR_SUCCESS || !val) {
-        return NULL;
-    }
-    return rs_sid_valid(val) ? val : NULL;
-}
-
-void rs_sid_set_cookie(request_rec *r, const char *cookie_name,
-                       const char *id, int secure)
-{
-    int https = !strcmp(ap_http_scheme(r), "https");
-    apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   apr_pstrcat(r->pool, cookie_name, "=", id,
-                               "; path=/; HttpOnly; SameSite=Lax",
-                               secure || https ? "; Secure" : "", NULL));
-}
-
 const char *rs_sid_store_key(apr_pool_t *p, const char *id)
 {
     return apr_pstrcat(p, "remote-session:", id, NULL);
+}
+
+/* 32 hex digits, as 8-4-4-4-12 with dashes or without, braces optional. */
+int rs_guid_valid(const char *key)
+{
+    static const int dash_at[] = { 8, 13, 18, 23 };
+    apr_size_t n = strlen(key);
+    int dashes, i, nonzero = 0;
+
+    if (n >= 2 && key[0] == '{' && key[n - 1] == '}') {
+        key++;
+        n -= 2;
+    }
+    if (n != 32 && n != 36) {
+        return 0;
+    }
+    dashes = n == 36;
+    for (i = 0; i < (int)n; i++) {
+        int want_dash = dashes && (i == dash_at[0] || i == dash_at[1]
+                                   || i == dash_at[2] || i == dash_at[3]);
+        if (want_dash ? key[i] != '-' : !apr_isxdigit(key[i])) {
+            return 0;
+        }
+        nonzero |= !want_dash && key[i] != '0';
+    }
+    return nonzero;
 }

@@ -1,0 +1,73 @@
+/*
+ * libFuzzer target: the X-Remote-Session-Update parser, as a backend's
+ * header value arrives (any bytes up to a NUL). Whatever it accepts must
+ * make a state whose REMOTE_SESSION object is one valid JSON object, in
+ * both its environment and its one-line header form.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <jansson.h>
+#include "json.h"
+
+static apr_pool_t *root;
+
+static void check_object(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, 0, &e);
+    if (!v || !json_is_object(v)) {
+        abort();
+    }
+    json_decref(v);
+}
+
+static void apply(apr_pool_t *p, rs_state_t *st, const rs_update_t *u)
+{
+    int i;
+    if (u->clear) {
+        rs_state_clear(st);
+    }
+    for (i = 0; i < u->remove->nelts; i++) {
+        const rs_item_t *it = &APR_ARRAY_IDX(u->remove, i, rs_item_t);
+        rs_state_remove(st, it->key, it->key_len);
+    }
+    for (i = 0; i < u->set->nelts; i++) {
+        const rs_item_t *it = &APR_ARRAY_IDX(u->set, i, rs_item_t);
+        if (rs_keys_check(p, NULL, it->key, it->key_len, it->value,
+                          it->value_len)) {
+            abort();    /* the parser produced JSON that is not JSON */
+        }
+        rs_state_set(p, st, it->key, it->key_len, it->value, it->value_len);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    apr_pool_t *p;
+    apr_array_header_t *ups;
+    rs_state_t *st;
+    const char *text;
+    int i;
+
+    if (!root) {
+        apr_initialize();
+        apr_pool_create(&root, NULL);
+    }
+    apr_pool_create(&p, root);
+    text = apr_pstrmemdup(p, (const char *)data, size);
+    ups = apr_array_make(p, 2, sizeof(rs_update_t));
+    st = rs_state_make(p, "abcdefghijklmnopqrstuvwx", 20);
+    if (!rs_json_parse_updates(p, text, ups)) {
+        for (i = 0; i < ups->nelts; i++) {
+            apply(p, st, &APR_ARRAY_IDX(ups, i, rs_update_t));
+        }
+        check_object(rs_json_session_object(p, st, 0));
+        if (strpbrk(rs_json_session_object(p, st, 1), "\r\n")) {
+            abort();
+        }
+    }
+    apr_pool_destroy(p);
+    return 0;
+}

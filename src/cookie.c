@@ -1,0 +1,29 @@
+/*
+ * The session cookie. No client-chosen byte reaches a memcached key: a
+ * cookie value that is not of our exact form is treated as no cookie.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <util_cookies.h>
+#include "cookie.h"
+#include "sid.h"
+
+const char *rs_sid_from_cookie(request_rec *r, const char *cookie_name)
+{
+    const char *val = NULL;
+    if (ap_cookie_read(r, cookie_name, &val, 0) != APR_SUCCESS || !val) {
+        return NULL;
+    }
+    return rs_sid_valid(val) ? val : NULL;
+}
+
+void rs_sid_set_cookie(request_rec *r, const char *cookie_name,
+                       const char *id, int secure)
+{
+    int https = !strcmp(ap_http_scheme(r), "https");
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   apr_pstrcat(r->pool, cookie_name, "=", id,
+                               "; path=/; HttpOnly; SameSite=Lax",
+                               secure || https ? "; Secure" : "", NULL));
+}
