@@ -5,7 +5,6 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
-#include <apr_crypto.h>
 #include "endpoint.h"
 #include "config.h"
 #include "lock.h"
@@ -29,15 +28,6 @@ APLOG_USE_MODULE(remote_session);
 #define MSG_NOT_FOUND    "Could not find session"
 #define MSG_DESERIALIZE  "Failed to deserialize session state"
 #define MSG_ALREADY      "Session has already been updated"
-
-/* Constant time whatever the mismatch position; length is no secret. */
-static int key_ok(request_rec *r, const char *want)
-{
-    const char *got = apr_table_get(r->headers_in, KEY_HEADER);
-    apr_size_t wl = strlen(want);
-    int same_len = got && strlen(got) == wl;
-    return apr_crypto_equals(same_len ? got : want, want, wl) && same_len;
-}
 
 /* .NET bool.TryParse: true/false in any case, white space around. */
 static int header_true(request_rec *r, const char *name)
@@ -399,7 +389,7 @@ int rs_endpoint_handler(request_rec *r)
                       "RemoteSessionApiKey is not set for this server");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (!key_ok(r, c->api_key)) {
+    if (!rs_key_equal(apr_table_get(r->headers_in, KEY_HEADER), c->api_key)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00038)
                       "missing or wrong API key");
         r->status = HTTP_UNAUTHORIZED;

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_general.h>
 #include <apr_lib.h>
+#include <apr_crypto.h>
 #include "sid.h"
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz012345";
@@ -68,4 +69,16 @@ int rs_guid_valid(const char *key)
         nonzero |= !want_dash && key[i] != '0';
     }
     return nonzero;
+}
+
+/*
+ * Constant time whatever the position of a mismatch: every byte of the
+ * configured key is compared, whatever was sent. The length is no secret
+ * (a GUID's form is public).
+ */
+int rs_key_equal(const char *given, const char *want)
+{
+    apr_size_t wl = strlen(want);
+    int same_len = given && strlen(given) == wl;
+    return apr_crypto_equals(same_len ? given : want, want, wl) && same_len;
 }

@@ -18,6 +18,9 @@ int rs_sid_valid(const char *s);
 /* 1 when key is a non-empty, non-zero GUID (dashes/braces optional). */
 int rs_guid_valid(const char *key);
 
+/* 1 when given (may be NULL) equals want; time independent of content. */
+int rs_key_equal(const char *given, const char *want);
+
 /* The memcached key of a session. */
 const char *rs_sid_store_key(apr_pool_t *p, const char *id);
 

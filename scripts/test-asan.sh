@@ -1,0 +1,35 @@
+#!/bin/sh
+# make test-asan: the whole Apache::Test suite against the module built with
+# AddressSanitizer and UBSan. httpd itself is not instrumented, so the
+# runtimes are preloaded. Runs in a scratch copy so that the normal build
+# in this tree is left alone. Fails on any sanitizer report.
+set -eu
+top=$(pwd)
+work=$(mktemp -d /tmp/rs-asan.XXXXXX)
+git ls-files -z | xargs -0 cp --parents -t "$work"
+chmod 755 "$work"
+cd "$work"
+san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+make -s mod_remote_session.so EXTRA_CFLAGS="$san" EXTRA_LDFLAGS="$san" >/dev/null
+mkdir -p t/logs
+reports="$work/t/logs/sanitizer"
+LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+ASAN_OPTIONS="detect_leaks=0:log_path=$reports:abort_on_error=1"
+UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports"
+export LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
+status=0
+sh t/run-suite.sh "$@" || status=$?
+unset LD_PRELOAD
+if ls "$reports".* >/dev/null 2>&1; then
+    echo "test-asan: sanitizer reports:" >&2
+    cat "$reports".* >&2
+    status=1
+fi
+if grep -q "exit signal" t/logs/error_log 2>/dev/null; then
+    echo "test-asan: an httpd child died of a signal:" >&2
+    grep "exit signal" t/logs/error_log >&2
+    status=1
+fi
+[ $status = 0 ] && cd "$top" && rm -rf "$work"
+[ $status = 0 ] || echo "test-asan: FAILED; the scratch build is kept in $work" >&2
+exit $status
