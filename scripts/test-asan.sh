@@ -13,13 +13,18 @@ san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=
 make -s mod_remote_session.so EXTRA_CFLAGS="$san" EXTRA_LDFLAGS="$san" >/dev/null
 mkdir -p t/logs
 reports="$work/t/logs/sanitizer"
-LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-ASAN_OPTIONS="detect_leaks=0:log_path=$reports:abort_on_error=1"
-UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports"
-export LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
+# Only httpd gets the runtimes: perl, python and memcached stay as they are.
+real=$(apxs -q SBINDIR)/$(apxs -q TARGET)
+cat > "$work/httpd-asan" <<WRAP
+#!/bin/sh
+LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \\
+ASAN_OPTIONS="detect_leaks=0:log_path=$reports:abort_on_error=1" \\
+UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports" \\
+exec $real "\$@"
+WRAP
+chmod 755 "$work/httpd-asan"
 status=0
-sh t/run-suite.sh "$@" || status=$?
-unset LD_PRELOAD
+HTTPD="$work/httpd-asan" sh t/run-suite.sh "$@" || status=$?
 if ls "$reports".* >/dev/null 2>&1; then
     echo "test-asan: sanitizer reports:" >&2
     cat "$reports".* >&2
