@@ -16,6 +16,7 @@ APLOG_USE_MODULE(remote_session);
 #define RS_BACKOFF_FIRST 1000       /* usec */
 #define RS_BACKOFF_MAX   25000      /* usec */
 #define RS_RETRY         ((rs_status_e)-1)
+#define RS_CREATE_TRIES  4
 
 rs_session_t *rs_lock_open(request_rec *r, const rs_server_conf *conf,
                            rs_conn *conn, const char *id)
@@ -187,20 +188,26 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind)
     case RS_STORE_EXISTS:
         return RS_RETRY;
     default:
-        return store_failed(s, "add");
+        return RS_UNAVAILABLE;
     }
 }
 
+/*
+ * A fresh ID per try: with a pool of memcached servers one of which is
+ * down, the next ID likely maps to a live one.
+ */
 rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind)
 {
+    rs_status_e st = RS_RETRY;
     int i;
-    for (i = 0; i < 3; i++) {
-        rs_status_e st = add_new(s, kind);
-        if (st != RS_RETRY) {
-            return st;
-        }
+    for (i = 0; i < RS_CREATE_TRIES && (st == RS_RETRY
+                                        || st == RS_UNAVAILABLE); i++) {
+        st = add_new(s, kind);
     }
-    return too_many_conflicts(s);
+    if (st == RS_UNAVAILABLE) {
+        return store_failed(s, "add");
+    }
+    return st == RS_RETRY ? too_many_conflicts(s) : st;
 }
 
 /* Free, committed (its holder only has to finish), or not renewed. */
