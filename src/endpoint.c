@@ -74,19 +74,24 @@ int rs_http_status(request_rec *r, int status)
     }
 }
 
-static apr_status_t send_bytes(request_rec *r, const void *buf, apr_size_t len)
+/* Writes and flushes buf through bb, which is left empty for reuse. */
+static apr_status_t send_bytes(request_rec *r, apr_bucket_brigade *bb,
+                               const void *buf, apr_size_t len)
 {
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
-                                                r->connection->bucket_alloc);
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
     apr_status_t rv;
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(
-                                    buf, len, r->connection->bucket_alloc));
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(
-                                    r->connection->bucket_alloc));
+
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(buf, len, ba));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
     rv = ap_pass_brigade(r->output_filters, bb);
-    apr_brigade_destroy(bb);
+    apr_brigade_cleanup(bb);
     return rv != APR_SUCCESS ? rv : r->connection->aborted ? APR_ECONNABORTED
                                                           : APR_SUCCESS;
+}
+
+static apr_bucket_brigade *brigade(request_rec *r)
+{
+    return apr_brigade_create(r->pool, r->connection->bucket_alloc);
 }
 
 /* The state as this response presents it, plus an optional newline. */
@@ -108,7 +113,7 @@ static apr_status_t send_state(request_rec *r, const rs_state_t *st,
     if (readonly) {
         ap_set_content_length(r, (apr_off_t)n);
     }
-    return send_bytes(r, b, n);
+    return send_bytes(r, brigade(r), b, n);
 }
 
 /* Stops mod_deflate and friends from holding back a streamed answer. */
@@ -135,11 +140,12 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
 {
     apr_time_t end = apr_time_now()
                      + apr_time_from_sec((apr_time_t)s->state->timeout * 60);
+    apr_bucket_brigade *bb = brigade(r);
     rs_status_e st = RS_OK;
 
     while (st == RS_OK) {
         apr_sleep(HEARTBEAT);
-        if (send_bytes(r, "\n", 1) != APR_SUCCESS) {
+        if (send_bytes(r, bb, "\n", 1) != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RSLOG(00030)
                           "session %s: client went away; lock released",
                           s->id);
@@ -170,16 +176,16 @@ static int writeable_get(request_rec *r, rs_session_t *s)
 }
 
 /*
- * Reads the body into pool memory, up to limit bytes. While no data is
- * there, renews s's lock (when given) so a slow client keeps its lease.
+ * Reads the body into pool memory, up to limit bytes. With s given it does
+ * not block: while no data is there it renews s's lock, so that a client
+ * running its own request keeps its lease, for at most the session timeout.
  */
 static apr_status_t read_body(request_rec *r, rs_session_t *s,
                               apr_size_t limit, char **buf, apr_size_t *len)
 {
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
-                                                r->connection->bucket_alloc);
-    apr_bucket_brigade *all = apr_brigade_create(r->pool,
-                                                 r->connection->bucket_alloc);
+    apr_bucket_brigade *bb = brigade(r), *all = brigade(r);
+    apr_time_t end = s ? apr_time_now() + apr_time_from_sec(
+                             (apr_time_t)s->state->timeout * 60) : 0;
     apr_off_t have = 0;
     apr_status_t rv;
     int eos = 0;
@@ -190,8 +196,8 @@ static apr_status_t read_body(request_rec *r, rs_session_t *s,
                             HUGE_STRING_LEN);
         if (APR_STATUS_IS_EAGAIN(rv) || (rv == APR_SUCCESS
                                          && APR_BRIGADE_EMPTY(bb))) {
-            if (s && rs_lock_renew(s) != RS_OK) {
-                return APR_EGENERAL;
+            if (s && (rs_lock_renew(s) != RS_OK || apr_time_now() > end)) {
+                return APR_TIMEUP;
             }
             apr_sleep(BODY_POLL);
             continue;
@@ -329,7 +335,7 @@ static int post(request_rec *r, rs_session_t *s)
     }
     msg = post_commit(r, s);
     msg = rs_json_result(r->pool, msg);
-    send_bytes(r, msg, strlen(msg));
+    send_bytes(r, brigade(r), msg, strlen(msg));
     return OK;
 }
 
