@@ -47,8 +47,8 @@ static int header_true(request_rec *r, const char *name)
     return n == 4 && !strncasecmp(v, "true", 4);
 }
 
-/* A protocol refusal: the message in the reason phrase and a text body. */
-static int refuse(request_rec *r, int status, const char *msg)
+/* A protocol answer: the message in the reason phrase and a text body. */
+static int answer_text(request_rec *r, int status, const char *msg)
 {
     r->status = status;
     r->status_line = apr_psprintf(r->pool, "%d %s", status, msg);
@@ -56,6 +56,14 @@ static int refuse(request_rec *r, int status, const char *msg)
     ap_set_content_length(r, (apr_off_t)strlen(msg));
     ap_rputs(msg, r);
     return OK;
+}
+
+/* A refusal of the protocol, logged once with the session. */
+static int refuse(request_rec *r, const char *id, const char *msg)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00032)
+                  "session %s: %s %s", id ? id : "(none)", r->method, msg);
+    return answer_text(r, HTTP_BAD_REQUEST, msg);
 }
 
 int rs_http_status(request_rec *r, int status)
@@ -228,7 +236,7 @@ static rs_state_t *parse_state(request_rec *r, const char *id,
         err = "its session ID differs from the cookie's";
     }
     if (err) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00032)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00029)
                       "session %s: refused state: %s", id, err);
         return NULL;
     }
@@ -258,7 +266,7 @@ static int put(request_rec *r, rs_session_t *s)
     rs_status_e status;
 
     if (!s->id) {
-        return refuse(r, HTTP_BAD_REQUEST, MSG_NO_ID);
+        return refuse(r, NULL, MSG_NO_ID);
     }
     rv = read_body(r, NULL, rs_max_size(c), &buf, &len);
     if (rv == APR_ENOSPC) {
@@ -271,19 +279,19 @@ static int put(request_rec *r, rs_session_t *s)
         return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
     }
     if (!(st = parse_state(r, s->id, buf, len))) {
-        return refuse(r, HTTP_BAD_REQUEST, MSG_DESERIALIZE);
+        return answer_text(r, HTTP_BAD_REQUEST, MSG_DESERIALIZE);
     }
     if ((err = check_keys(r, s->id, st))) {
-        return refuse(r, HTTP_BAD_REQUEST, err);
+        return answer_text(r, HTTP_BAD_REQUEST, err);
     }
     switch (status = rs_lock_put(s, st)) {
     case RS_OK:
-        return refuse(r, HTTP_OK, "OK");
+        return answer_text(r, HTTP_OK, "OK");
     case RS_NOT_FOUND:
     case RS_NOT_HELD:
-        return refuse(r, HTTP_BAD_REQUEST, MSG_NOT_FOUND);
+        return refuse(r, s->id, MSG_NOT_FOUND);
     case RS_ALREADY:
-        return refuse(r, HTTP_BAD_REQUEST, MSG_ALREADY);
+        return refuse(r, s->id, MSG_ALREADY);
     default:
         return rs_http_status(r, status);
     }
@@ -351,7 +359,7 @@ static int answer(request_rec *r, rs_server_conf *c)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (r->method_number == M_PUT && !id) {
-        return refuse(r, HTTP_BAD_REQUEST, MSG_NO_ID);
+        return refuse(r, NULL, MSG_NO_ID);
     }
     if (!(conn = rs_store_conn(r, c->store))) {
         return rs_http_status(r, RS_UNAVAILABLE);
@@ -404,8 +412,9 @@ int rs_endpoint_handler(request_rec *r)
     }
     r->method_number = method_of(r);
     if (r->method_number == M_INVALID) {
-        r->allowed = AP_METHOD_BIT << M_GET | AP_METHOD_BIT << M_PUT
-                     | AP_METHOD_BIT << M_POST;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00039)
+                      "method %s not allowed", r->method);
+        ap_allow_methods(r, REPLACE_ALLOW, "GET", "PUT", "POST", NULL);
         return HTTP_METHOD_NOT_ALLOWED;
     }
     return answer(r, c);

@@ -11,21 +11,33 @@
 #include "json.h"
 #include "config.h"
 
-static const char *describe(apr_pool_t *p, const json_t *v)
+/*
+ * What arrived, in words that hold no part of the value: these messages
+ * go to the error log, where session values never go.
+ */
+static const char *describe(const json_t *v, rs_type_e type)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:  return "an object";
     case JSON_ARRAY:   return "an array";
     case JSON_STRING:  return "a string";
     case JSON_INTEGER:
-        return apr_psprintf(p, "the integer %" APR_INT64_T_FMT,
-                            (apr_int64_t)json_integer_value(v));
+        return type == RS_TYPE_INT ? "an integer outside the int range"
+                                   : "an integer";
     case JSON_REAL:    return "a non-integer number";
     case JSON_TRUE:    return "true";
     case JSON_FALSE:   return "false";
     case JSON_NULL:    return "null";
     }
     return "an unknown JSON value";
+}
+
+/* Jansson's reason without its " near '<text>'" quote of the input. */
+static const char *json_reason(apr_pool_t *p, const json_error_t *e)
+{
+    const char *near = strstr(e->text, " near ");
+    return near ? apr_pstrmemdup(p, e->text, (apr_size_t)(near - e->text))
+                : apr_pstrdup(p, e->text);
 }
 
 static int fits(const json_t *v, rs_type_e type, int nullable)
@@ -70,10 +82,11 @@ const char *rs_json_check(apr_pool_t *p, const char *json, apr_size_t len,
                        | JSON_DECODE_INT_AS_REAL, &err);
     }
     if (!v) {
-        return apr_psprintf(p, "invalid JSON (%s)", err.text);
+        return apr_psprintf(p, "invalid JSON (%s at byte %d)",
+                            json_reason(p, &err), err.position);
     }
     if (!fits(v, type, nullable)) {
-        what = describe(p, v);
+        what = describe(v, type);
     }
     json_decref(v);
     return what;
@@ -242,7 +255,8 @@ const char *rs_json_parse_updates(apr_pool_t *p, const char *text,
         const char *err;
         if (!obj) {
             return apr_psprintf(p, "invalid JSON at byte %" APR_SIZE_T_FMT
-                                ": %s", at + (apr_size_t)e.position, e.text);
+                                ": %s", at + (apr_size_t)e.position,
+                                json_reason(p, &e));
         }
         err = one_update(p, obj, apr_array_push(out));
         json_decref(obj);

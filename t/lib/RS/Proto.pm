@@ -1,0 +1,489 @@
+package RS::Proto;
+
+# The wire protocol of PROTOCOL.md, from the client's side, for the endpoint
+# tests (t/1[0-5]_*.t):
+#   - enc7/dec7, encode_state/decode_state: the binary session state
+#     (version 1, .NET BinaryWriter encoding), written independently of the
+#     module's C codec
+#   - RS::Proto::Conn: a raw HTTP/1.1 connection with its own buffering
+#     (sysread), for responses that stay open (writeable GET, POST) and for
+#     requests LWP cannot make (pipelined PUTs, streamed chunked bodies,
+#     odd methods and headers)
+#   - small wrappers for the usual requests: ro_get, hold_get, put_state
+#
+#   use lib 't/lib';
+#   use RS::Proto qw(:all);
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use IO::Select ();
+use IO::Socket::INET ();
+use Time::HiRes ();
+
+use Apache::Test ();
+use Apache::TestRequest ();
+use RS::Test qw(API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
+                endpoint_request send_request mc_command);
+
+our @EXPORT_OK = qw(
+    enc7 enc_str encode_state decode_state state_dump hexdump
+    ID_RE suite_port vhost_port
+    ro_get hold_get put_state new_session_id session_key mc_exptime
+    mc_stats
+);
+our %EXPORT_TAGS = (all => \@EXPORT_OK);
+
+use constant ID_RE => qr/\A[a-z0-5]{24}\z/;
+
+# ---------------------------------------------------------------------------
+# the binary state
+
+# .NET Write7BitEncodedInt of a 32-bit value (taken as unsigned).
+sub enc7 {
+    my $v = shift() & 0xFFFFFFFF;
+    my $o = '';
+    while ($v >= 0x80) {
+        $o .= chr(($v & 0x7F) | 0x80);
+        $v >>= 7;
+    }
+    return $o . chr($v);
+}
+
+# A string: its UTF-8 byte length as 7-bit int, then the bytes. A Perl
+# character string is encoded to UTF-8; a byte string goes as it is.
+sub enc_str {
+    my $s = shift;
+    utf8::encode($s) if utf8::is_utf8($s);
+    return enc7(length $s) . $s;
+}
+
+# encode_state(id => ..., new => 0, abandoned => 0, readonly => 0,
+#              timeout => 20, items => [ [key, json bytes], ... ],
+#              unknown => [ key, ... ], version => 1) -> bytes
+sub encode_state {
+    my %o = @_;
+    my $b = chr($o{version} // 1) . enc_str($o{id} // '');
+    $b .= chr($o{new} ? 1 : 0) . chr($o{abandoned} ? 1 : 0)
+        . chr($o{readonly} ? 1 : 0);
+    $b .= enc7($o{timeout} // 20);
+    my @items = @{ $o{items} || [] };
+    $b .= enc7(scalar @items);
+    $b .= enc_str($_->[0]) . enc_str($_->[1]) for @items;
+    my @unknown = @{ $o{unknown} || [] };
+    $b .= enc7(scalar @unknown);
+    $b .= enc_str($_) for @unknown;
+    return $b;
+}
+
+# decode_state($bytes, $allow_trailing) -> { version, id, new, abandoned,
+# readonly, timeout, items => [[key, value bytes], ...], unknown => [...],
+# length => bytes used }. Dies "truncated\n" when the bytes end early (more
+# may come), and with another message when they are not a state. Without
+# $allow_trailing, bytes after the state are an error.
+sub decode_state {
+    my ($b, $allow_trailing) = @_;
+    my $p = 0;
+    my $n = length $b;
+    my $byte = sub {
+        die "truncated\n" if $p >= $n;
+        return ord substr($b, $p++, 1);
+    };
+    my $int = sub {
+        my ($v, $shift) = (0, 0);
+        while (1) {
+            my $c = $byte->();
+            die "7-bit int longer than 5 bytes at byte $p\n" if $shift == 28
+                && $c > 0x0F;
+            $v |= ($c & 0x7F) << $shift;
+            return $v unless $c & 0x80;
+            $shift += 7;
+        }
+    };
+    my $bool = sub {
+        my $what = shift;
+        my $c = $byte->();
+        die "$what is $c, not a bool\n" if $c > 1;
+        return $c;
+    };
+    my $bytes = sub {
+        my $len = $int->();
+        die "truncated\n" if $p + $len > $n;
+        my $s = substr($b, $p, $len);
+        $p += $len;
+        return $s;
+    };
+    my %st;
+    $st{version} = $byte->();
+    die "version $st{version}, not 1\n" unless $st{version} == 1;
+    $st{id} = $bytes->();
+    $st{new} = $bool->('IsNewSession');
+    $st{abandoned} = $bool->('IsAbandoned');
+    $st{readonly} = $bool->('IsReadOnly');
+    $st{timeout} = $int->();
+    my $count = $int->();
+    for (1 .. $count) {
+        my $k = $bytes->();
+        my $v = $bytes->();
+        push @{ $st{items} }, [$k, $v];
+    }
+    $st{items} ||= [];
+    my $unknown = $int->();
+    push @{ $st{unknown} }, $bytes->() for 1 .. $unknown;
+    $st{unknown} ||= [];
+    $st{length} = $p;
+    die sprintf("%d trailing bytes after the state\n", $n - $p)
+        if !$allow_trailing && $p != $n;
+    return \%st;
+}
+
+# A one-line description, for diagnostics.
+sub state_dump {
+    my $st = shift;
+    return 'undef' unless $st;
+    return sprintf 'id=%s new=%d abandoned=%d readonly=%d timeout=%d '
+        . 'items={%s} unknown=[%s]', $st->{id}, $st->{new}, $st->{abandoned},
+        $st->{readonly}, $st->{timeout},
+        join(', ', map { "$_->[0]=$_->[1]" } @{ $st->{items} }),
+        join(', ', @{ $st->{unknown} });
+}
+
+sub hexdump {
+    return join ' ', map { ord } split //, shift // '';
+}
+
+# ---------------------------------------------------------------------------
+# ports, keys
+
+sub suite_port {
+    my (undef, $port) = split /:/, Apache::TestRequest::hostport(
+        Apache::Test::config());
+    return $port;
+}
+
+# The port Apache::Test gave <VirtualHost $name> of t/conf/*.conf.in.
+sub vhost_port {
+    my $name = shift;
+    my $v = Apache::Test::config()->{vhosts}->{$name}
+        or die "RS::Proto: no vhost '$name' in the test config\n";
+    return $v->{port};
+}
+
+sub session_key { return "remote-session:$_[0]" }
+
+# The remaining lifetime in seconds memcached reports for a session's item
+# (meta get with the t flag; -1: no expiry); undef when the item is absent
+# or the memcached has no meta commands.
+sub mc_exptime {
+    my $line = mc_command('mg ' . session_key(shift) . ' t');
+    return unless $line =~ /^(?:HD|VA \d+)\b.*?\bt(-?\d+)/;
+    return $1;
+}
+
+# mc_stats() -> { name => value } of memcached's `stats` (cmd_get,
+# cmd_set, cmd_touch, get_hits, curr_items, ...).
+sub mc_stats {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => RS::Test::mc_port(),
+                                  Proto => 'tcp', Timeout => 3)
+        or die "RS::Proto::mc_stats: $!\n";
+    $s->autoflush(1);
+    print $s "stats\r\n";
+    my %st;
+    while (defined(my $line = <$s>)) {
+        $line =~ s/\r?\n\z//;
+        last if $line eq 'END';
+        $st{$1} = $2 if $line =~ /^STAT (\S+) (.*)$/;
+    }
+    return \%st;
+}
+
+# ---------------------------------------------------------------------------
+# requests
+
+# ro_get($id, %endpoint_request options) -> (response, decoded state or undef)
+sub ro_get {
+    my ($id, %o) = @_;
+    my $r = send_request(endpoint_request('GET', readonly => 'true',
+                                          (defined $id ? (session => $id) : ()),
+                                          %o));
+    my $st = $r->code == 200 ? eval { decode_state($r->content) } : undef;
+    return ($r, $st);
+}
+
+# A new session (read-only GET without a cookie); its ID.
+sub new_session_id {
+    my %o = @_;
+    my ($r, $st) = ro_get(undef, %o);
+    die "RS::Proto::new_session_id: " . $r->status_line . "\n"
+        unless $st && $st->{id} =~ ID_RE;
+    return $st->{id};
+}
+
+# put_state($id, state bytes, %endpoint_request options) -> response
+sub put_state {
+    my ($id, $body, %o) = @_;
+    return send_request(endpoint_request('PUT', session => $id, body => $body,
+                                         %o));
+}
+
+# hold_get($id, %opt) -> RS::Proto::Conn with the writeable GET's head read
+# and its state (plus the newline) awaited: {code}, {headers}, {state}
+# (decoded, or undef), {after} (the body bytes after the state). Options:
+# port, timeout (default 5), headers => [...] (more headers), key.
+sub hold_get {
+    my ($id, %o) = @_;
+    my $c = RS::Proto::Conn->new(port => $o{port});
+    my @h = (KEY_HEADER, exists $o{key} ? $o{key} : API_KEY);
+    push @h, Cookie => COOKIE_NAME . "=$id" if defined $id;
+    push @h, @{ $o{headers} || [] };
+    $c->request('GET', ENDPOINT, headers => \@h);
+    $c->read_head($o{timeout} || 5) or return $c;
+    return $c unless $c->{code} == 200;
+    $c->read_state($o{timeout} || 5);
+    return $c;
+}
+
+# ---------------------------------------------------------------------------
+package RS::Proto::Conn;
+
+# A raw HTTP/1.1 client connection.
+#   my $c = RS::Proto::Conn->new(port => $port);
+#   $c->request('GET', $path, headers => [n => v, ...], body => $bytes,
+#               chunked => 1);       # chunked: Transfer-Encoding, no body
+#   $c->read_head($timeout)          # {code} {reason} {headers} {header_list}
+#   $c->read_body($timeout, $until)  # decoded body so far in {body}
+#   $c->write_chunk($data); $c->end_chunks;
+
+use strict;
+use warnings;
+use Errno ();
+
+sub new {
+    my ($class, %o) = @_;
+    my $port = $o{port} || RS::Proto::suite_port();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "RS::Proto::Conn: 127.0.0.1:$port: $!\n";
+    binmode $s;
+    return bless { sock => $s, port => $port, in => '', body => '',
+                   eof => 0, done => 0 }, $class;
+}
+
+sub sock { $_[0]{sock} }
+
+sub write {
+    my ($self, $data) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($self->{sock}, $data, length($data) - $off, $off);
+        die "RS::Proto::Conn: write: $!\n" unless defined $n;
+        $off += $n;
+    }
+    return 1;
+}
+
+# Sends one request. headers: a list of name => value pairs, in order, as
+# given (no Host unless listed: one is added). body: sent with
+# Content-Length (unless headers name one); chunked => 1: announces a
+# chunked body, to be sent with write_chunk/end_chunks.
+sub request {
+    my ($self, $method, $path, %o) = @_;
+    my @h = @{ $o{headers} || [] };
+    my $head = "$method $path HTTP/1.1\r\n";
+    my %seen;
+    while (my ($n, $v) = splice @h, 0, 2) {
+        $head .= "$n: $v\r\n";
+        $seen{lc $n} = 1;
+    }
+    $head = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:$self->{port}\r\n"
+        . substr($head, length "$method $path HTTP/1.1\r\n")
+        unless $seen{host};
+    if ($o{chunked}) {
+        $head .= "Transfer-Encoding: chunked\r\n";
+    }
+    elsif (defined $o{body} && !$seen{'content-length'}) {
+        $head .= 'Content-Length: ' . length($o{body}) . "\r\n";
+    }
+    $self->write($head . "\r\n" . ($o{chunked} ? '' : $o{body} // ''));
+    $self->{method} = uc $method;
+    return $self;
+}
+
+sub write_chunk {
+    my ($self, $data) = @_;
+    return $self->write(sprintf("%x\r\n", length $data) . $data . "\r\n");
+}
+
+sub end_chunks { $_[0]->write("0\r\n\r\n") }
+
+# Reads more bytes into {in}; waits at most $timeout seconds. 1 when bytes
+# came, 0 on EOF or timeout (then {eof} tells which).
+sub _fill {
+    my ($self, $timeout) = @_;
+    return 0 if $self->{eof};
+    my $sel = IO::Select->new($self->{sock});
+    return 0 unless $sel->can_read($timeout < 0 ? 0 : $timeout);
+    my $n = sysread($self->{sock}, $self->{in}, 65536, length $self->{in});
+    if (!$n) {
+        $self->{eof} = 1;
+        $self->{error} = $! unless defined $n;
+        return 0;
+    }
+    return 1;
+}
+
+# Reads the status line and headers. Returns the code, or undef on timeout
+# or EOF. {headers}: lower-case name => value (repeated ones joined by
+# ", "); {header_list}: [name, value] pairs as received.
+sub read_head {
+    my ($self, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + ($timeout || 5);
+    while (1) {
+        # skip interim 1xx answers
+        while ($self->{in} =~ s/\AHTTP\/1\.\d 1\d\d[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n//) {}
+        last if $self->{in} =~ /\r\n\r\n/;
+        my $left = $deadline - Time::HiRes::time();
+        return if $left <= 0 || !$self->_fill($left);
+    }
+    my $i = index($self->{in}, "\r\n\r\n");
+    my $head = substr($self->{in}, 0, $i);
+    substr($self->{in}, 0, $i + 4) = '';
+    my ($status, @lines) = split /\r\n/, $head;
+    my ($code, $reason) = $status =~ m{^HTTP/\d\.\d (\d{3})(?: ([^\r\n]*))?}
+        or die "RS::Proto::Conn: bad status line '$status'\n";
+    my (%h, @list);
+    for (@lines) {
+        my ($n, $v) = /^([^:]+):[ \t]*(.*?)[ \t]*\z/ or next;
+        push @list, [$n, $v];
+        $n = lc $n;
+        $h{$n} = exists $h{$n} ? "$h{$n}, $v" : $v;
+    }
+    @$self{qw(code reason headers header_list)} = ($code, $reason // '',
+                                                   \%h, \@list);
+    $self->{body} = '';
+    $self->{done} = 0;
+    $self->{chunk_left} = undef;
+    if ($self->{method} eq 'HEAD' || $code == 204 || $code == 304) {
+        $self->{framing} = 'none';
+        $self->{done} = 1;
+    }
+    elsif (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        $self->{framing} = 'chunked';
+    }
+    elsif (defined $h{'content-length'}) {
+        $self->{framing} = 'length';
+        $self->{length_left} = $h{'content-length'};
+        $self->{done} = 1 if $self->{length_left} == 0;
+    }
+    else {
+        $self->{framing} = 'close';
+    }
+    return $code;
+}
+
+# Moves the decoded body bytes from {in} to {body}; sets {done} at the end.
+sub _decode {
+    my $self = shift;
+    my $f = $self->{framing};
+    if ($f eq 'length') {
+        my $take = substr($self->{in}, 0, $self->{length_left}, '');
+        $self->{body} .= $take;
+        $self->{length_left} -= length $take;
+        $self->{done} = 1 if $self->{length_left} == 0;
+    }
+    elsif ($f eq 'close') {
+        $self->{body} .= $self->{in};
+        $self->{in} = '';
+        $self->{done} = 1 if $self->{eof};
+    }
+    elsif ($f eq 'chunked') {
+        while (!$self->{done}) {
+            if (!defined $self->{chunk_left}) {
+                last unless $self->{in} =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n//;
+                $self->{chunk_left} = hex $1;
+                $self->{chunks}++;
+                if ($self->{chunk_left} == 0) {
+                    $self->{chunk_left} = -1;    # trailers follow
+                }
+            }
+            if ($self->{chunk_left} == -1) {
+                # trailers, then an empty line
+                last unless $self->{in} =~ s/\A(?:[^\r\n]+\r\n)*\r\n//;
+                $self->{done} = 1;
+                last;
+            }
+            if ($self->{chunk_left} > 0) {
+                my $take = substr($self->{in}, 0, $self->{chunk_left}, '');
+                $self->{body} .= $take;
+                $self->{chunk_left} -= length $take;
+            }
+            last if $self->{chunk_left} > 0;
+            last unless $self->{in} =~ s/\A\r\n//;
+            $self->{chunk_left} = undef;
+        }
+    }
+    return;
+}
+
+# Reads body bytes for at most $timeout seconds, or until $until->($self)
+# is true, or the body is complete, or EOF. Returns {done}.
+sub read_body {
+    my ($self, $timeout, $until) = @_;
+    my $deadline = Time::HiRes::time() + $timeout;
+    while (1) {
+        $self->_decode;
+        return $self->{done} if $self->{done};
+        return 0 if $until && $until->($self);
+        return 0 if $self->{eof};
+        my $left = $deadline - Time::HiRes::time();
+        return 0 if $left <= 0;
+        $self->_fill($left);
+    }
+}
+
+# Reads until the body begins with a whole state and, unless $no_more is
+# true, at least one byte after it (the writeable GET's newline); sets
+# {state} (or {state_error}) and {after}: the body bytes after the state.
+sub read_state {
+    my ($self, $timeout, $no_more) = @_;
+    my $st;
+    $self->read_body($timeout, sub {
+        my $c = shift;
+        $st = eval { RS::Proto::decode_state($c->{body}, 1) };
+        $c->{state_error} = $@ unless $st;
+        return $st && ($no_more || length($c->{body}) > $st->{length});
+    });
+    $st ||= eval { RS::Proto::decode_state($self->{body}, 1) };
+    $self->{state} = $st;
+    $self->{after} = $st ? substr($self->{body}, $st->{length}) : undef;
+    return $st;
+}
+
+# The body bytes that arrived after the state so far.
+sub after_state {
+    my $self = shift;
+    return unless $self->{state};
+    return substr($self->{body}, $self->{state}{length});
+}
+
+# A complete response (head and body), with a timeout; the code.
+sub response {
+    my ($self, $timeout) = @_;
+    $timeout ||= 5;
+    my $code = $self->read_head($timeout) // return;
+    $self->read_body($timeout);
+    return $code;
+}
+
+sub close {
+    my $self = shift;
+    CORE::close($self->{sock}) if $self->{sock};
+    delete $self->{sock};
+    return;
+}
+
+sub DESTROY { $_[0]->close }
+
+1;
