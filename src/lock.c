@@ -383,6 +383,31 @@ static rs_status_e too_large(rs_session_t *s, apr_size_t n)
 }
 
 /*
+ * The client lists as unknown the keys it received but could not read
+ * (e.g. set by a CGI, not registered on the .NET side): their stored
+ * values stay, so that a commit from one stack never drops another's data.
+ */
+static const rs_state_t *keep_unknown(rs_session_t *s, const rs_state_t *st)
+{
+    rs_state_t *stored, *merged;
+    int i;
+
+    if (decode_state(s, s->scratch, &stored) != RS_OK) {
+        return NULL;
+    }
+    merged = rs_state_copy(s->scratch, st);
+    for (i = 0; i < st->unknown->nelts; i++) {
+        const rs_item_t *u = &APR_ARRAY_IDX(st->unknown, i, rs_item_t);
+        const rs_item_t *old = rs_state_get(stored, u->key, u->key_len);
+        if (old && !rs_state_get(merged, u->key, u->key_len)) {
+            rs_state_set(s->scratch, merged, old->key, old->key_len,
+                         old->value, old->value_len);
+        }
+    }
+    return merged;
+}
+
+/*
  * The header and state bytes that commit st onto s->rec. An abandoned
  * session becomes a tombstone holding no data, gone after a short while.
  */
@@ -398,6 +423,9 @@ static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
         return RS_OK;
     }
     if (st) {
+        if (st->unknown->nelts && !(st = keep_unknown(s, st))) {
+            return RS_CORRUPT;
+        }
         *b = stored_bytes(s, st, n);
         if (*n > rs_max_size(s->conf)) {
             return too_large(s, *n);
