@@ -232,7 +232,7 @@ static rs_state_t *parse_state(request_rec *r, const char *id,
     const char *err = rs_state_decode(r->pool, (const unsigned char *)buf,
                                       len, rs_max_size(rs_sconf(r->server)),
                                       &st);
-    if (!err && strcmp(st->id, id)) {
+    if (!err && (st->id_len != strlen(id) || memcmp(st->id, id, st->id_len))) {
         err = "its session ID differs from the cookie's";
     }
     if (err) {

@@ -367,6 +367,8 @@ static const unsigned char *stored_bytes(rs_session_t *s,
                                          const rs_state_t *st, apr_size_t *n)
 {
     rs_state_t copy = *st;
+    copy.id = s->id;
+    copy.id_len = strlen(s->id);
     copy.timeout = valid_timeout(s, st->timeout);
     copy.is_new = copy.is_abandoned = copy.is_readonly = 0;
     copy.unknown = apr_array_make(s->scratch, 1, sizeof(rs_item_t));

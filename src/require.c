@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include "require.h"
 #include "config.h"
 #include "endpoint.h"
@@ -43,11 +44,42 @@ static rs_req_t *ctx_of(request_rec *r)
     return q;
 }
 
+/* Ours, with '_' read as '-': many backends map both to one variable. */
+static int is_session_header(const char *name)
+{
+    static const char *const ours[] = {
+        "x-remote-session-id", "x-remote-session", "x-remote-session-new"
+    };
+    unsigned i;
+    for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+        const char *a = name, *b = ours[i];
+        while (*a && (apr_tolower(*a) == *b || (*a == '_' && *b == '-'))) {
+            a++;
+            b++;
+        }
+        if (!*a && !*b) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int collect_spoofed(void *names, const char *key, const char *value)
+{
+    if (is_session_header(key)) {
+        *(const char **)apr_array_push(names) = key;
+    }
+    return 1;
+}
+
 int rs_require_strip_headers(request_rec *r)
 {
-    apr_table_unset(r->headers_in, "X-Remote-Session-Id");
-    apr_table_unset(r->headers_in, "X-Remote-Session");
-    apr_table_unset(r->headers_in, "X-Remote-Session-New");
+    apr_array_header_t *names = apr_array_make(r->pool, 1, sizeof(char *));
+    int i;
+    apr_table_do(collect_spoofed, names, r->headers_in, NULL);
+    for (i = 0; i < names->nelts; i++) {
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
+    }
     return DECLINED;
 }
 

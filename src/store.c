@@ -121,8 +121,8 @@ static rs_store_rc mc_get_once(rs_conn *c, apr_pool_t *p, const char *key,
 
 /*
  * A pooled connection to a memcached that restarted fails once, then
- * reconnects: a read is safe to try again at once, a write is not (it may
- * have been applied), so only reads are retried.
+ * reconnects: a read is safe to try again at once; a CAS write is not (it
+ * may have been applied), and always follows a read on its connection.
  */
 static rs_store_rc mc_get(rs_conn *c, apr_pool_t *p, const char *key,
                           const char **val, apr_size_t *len,
@@ -148,11 +148,20 @@ static rs_store_rc map_write(rs_conn *c, memcached_return_t rc)
     }
 }
 
+/*
+ * An add is retried like a read: its key is new and random, so if the
+ * first try did land, the second finds it and the caller draws another ID.
+ */
 static rs_store_rc mc_add(rs_conn *c, const char *key, const char *val,
                           apr_size_t len, apr_uint32_t ttl)
 {
-    return map_write(c, memcached_add(mc(c), key, strlen(key), val, len,
-                                      (time_t)ttl, 0));
+    rs_store_rc rc = map_write(c, memcached_add(mc(c), key, strlen(key), val,
+                                                len, (time_t)ttl, 0));
+    if (rc == RS_STORE_ERROR) {
+        rc = map_write(c, memcached_add(mc(c), key, strlen(key), val, len,
+                                        (time_t)ttl, 0));
+    }
+    return rc;
 }
 
 static rs_store_rc mc_cas(rs_conn *c, const char *key, const char *val,
