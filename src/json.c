@@ -151,6 +151,110 @@ const char *rs_json_session_object(apr_pool_t *p, const rs_state_t *st,
     return out;
 }
 
+/*
+ * Updates are walked token by token: Jansson parses each key and value,
+ * and reports how many bytes it read, so that a value set by a backend is
+ * stored as the very bytes it wrote (no number re-formatted).
+ */
+typedef struct {
+    apr_pool_t *p;
+    const char *text;
+    apr_size_t len, at;
+    const char *err;
+} cursor_t;
+
+static void skip_space(cursor_t *c)
+{
+    while (c->at < c->len && (c->text[c->at] == ' ' || c->text[c->at] == '\t'
+                              || c->text[c->at] == '\r'
+                              || c->text[c->at] == '\n')) {
+        c->at++;
+    }
+}
+
+static int take(cursor_t *c, char ch)
+{
+    skip_space(c);
+    if (c->at < c->len && c->text[c->at] == ch) {
+        c->at++;
+        return 1;
+    }
+    return 0;
+}
+
+/* The next value, or NULL and c->err; *raw and *n give its bytes. */
+static json_t *next_value(cursor_t *c, size_t flags, const char **raw,
+                          apr_size_t *n)
+{
+    json_error_t e;
+    json_t *v;
+    skip_space(c);
+    v = json_loadb(c->text + c->at, c->len - c->at, flags | JSON_DECODE_ANY
+                   | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &e);
+    if (!v) {
+        c->err = apr_psprintf(c->p, "invalid JSON at byte %" APR_SIZE_T_FMT
+                              ": %s", c->at + (apr_size_t)e.position,
+                              json_reason(c->p, &e));
+        return NULL;
+    }
+    *raw = c->text + c->at;
+    *n = (apr_size_t)e.position;
+    c->at += *n;
+    return v;
+}
+
+typedef const char *(*member_fn)(cursor_t *c, void *baton, const char *name,
+                                 apr_size_t name_len);
+
+/* Walks one object, calling fn for each member with c at its value. */
+static const char *walk_object(cursor_t *c, member_fn fn, void *baton,
+                               const char *what)
+{
+    if (!take(c, '{')) {
+        return what;
+    }
+    if (take(c, '}')) {
+        return NULL;
+    }
+    do {
+        const char *raw, *err;
+        apr_size_t n;
+        json_t *k = next_value(c, 0, &raw, &n);
+        if (!k || !json_is_string(k) || !take(c, ':')) {
+            json_decref(k);
+            return c->err ? c->err : what;
+        }
+        err = fn(c, baton, apr_pstrmemdup(c->p, json_string_value(k),
+                                          json_string_length(k)),
+                 json_string_length(k));
+        json_decref(k);
+        if (err) {
+            return err;
+        }
+    } while (take(c, ','));
+    return take(c, '}') ? NULL : what;
+}
+
+static const char *set_member(cursor_t *c, void *baton, const char *name,
+                              apr_size_t name_len)
+{
+    const char *raw;
+    apr_size_t n;
+    /* Integers beyond 64 bits are valid JSON: only the bytes are kept. */
+    json_t *v = next_value(c, JSON_DECODE_INT_AS_REAL, &raw, &n);
+    rs_item_t *it;
+    if (!v) {
+        return c->err;
+    }
+    json_decref(v);
+    it = apr_array_push(baton);
+    it->key = name;
+    it->key_len = name_len;
+    it->value = apr_pstrmemdup(c->p, raw, n);
+    it->value_len = n;
+    return NULL;
+}
+
 static const char *keys_of(apr_pool_t *p, json_t *arr, apr_array_header_t *to)
 {
     size_t i;
@@ -172,25 +276,6 @@ static const char *keys_of(apr_pool_t *p, json_t *arr, apr_array_header_t *to)
     return NULL;
 }
 
-static const char *values_of(apr_pool_t *p, json_t *obj,
-                             apr_array_header_t *to)
-{
-    const char *key;
-    json_t *val;
-    if (!json_is_object(obj)) {
-        return "\"set\" must be an object of keys and values";
-    }
-    json_object_foreach(obj, key, val) {
-        rs_item_t *it = apr_array_push(to);
-        json_incref(val);
-        it->key = apr_pstrdup(p, key);
-        it->key_len = strlen(key);
-        it->value = dump(p, val);
-        it->value_len = strlen(it->value);
-    }
-    return NULL;
-}
-
 static const char *flag_of(json_t *v, int *out, const char *name)
 {
     if (!json_is_boolean(v)) {
@@ -200,8 +285,18 @@ static const char *flag_of(json_t *v, int *out, const char *name)
     return NULL;
 }
 
-static const char *member(apr_pool_t *p, rs_update_t *u, const char *name,
-                          json_t *v)
+static const char *timeout_of(json_t *v, int *out)
+{
+    json_int_t t = json_is_integer(v) ? json_integer_value(v) : 0;
+    if (t < 1 || t > RS_MAX_TIMEOUT) {
+        return "\"timeout\" must be a whole number of minutes from 1 "
+               "to 525600";
+    }
+    *out = (int)t;
+    return NULL;
+}
+
+static const char *scalar_member(rs_update_t *u, const char *name, json_t *v)
 {
     if (!strcmp(name, "abandon")) {
         return flag_of(v, &u->abandon, "\"abandon\" must be true or false");
@@ -209,64 +304,52 @@ static const char *member(apr_pool_t *p, rs_update_t *u, const char *name,
     if (!strcmp(name, "clear")) {
         return flag_of(v, &u->clear, "\"clear\" must be true or false");
     }
-    if (!strcmp(name, "remove")) {
-        return keys_of(p, v, u->remove);
-    }
-    if (!strcmp(name, "set")) {
-        return values_of(p, v, u->set);
-    }
     if (!strcmp(name, "timeout")) {
-        json_int_t t = json_is_integer(v) ? json_integer_value(v) : 0;
-        if (t < 1 || t > RS_MAX_TIMEOUT) {
-            return "\"timeout\" must be a whole number of minutes from 1 "
-                   "to 525600";
-        }
-        u->timeout = (int)t;
-        return NULL;
+        return timeout_of(v, &u->timeout);
     }
-    return apr_psprintf(p, "unknown member \"%s\"", name);
+    return NULL;
 }
 
-static const char *one_update(apr_pool_t *p, json_t *obj, rs_update_t *u)
+static const char *update_member(cursor_t *c, void *baton, const char *name,
+                                 apr_size_t name_len)
 {
-    const char *name, *err = NULL;
+    rs_update_t *u = baton;
+    const char *raw, *err;
+    apr_size_t n;
     json_t *v;
-    if (!json_is_object(obj)) {
-        return "an update must be a JSON object";
+
+    if (!strcmp(name, "set")) {
+        return walk_object(c, set_member, u->set,
+                           "\"set\" must be an object of keys and values");
     }
-    u->remove = apr_array_make(p, 2, sizeof(rs_item_t));
-    u->set = apr_array_make(p, 4, sizeof(rs_item_t));
-    json_object_foreach(obj, name, v) {
-        if ((err = member(p, u, name, v))) {
-            break;
-        }
+    if (strcmp(name, "abandon") && strcmp(name, "clear")
+        && strcmp(name, "timeout") && strcmp(name, "remove")) {
+        return apr_psprintf(c->p, "unknown member \"%s\"", name);
     }
+    if (!(v = next_value(c, 0, &raw, &n))) {
+        return c->err;
+    }
+    err = strcmp(name, "remove") ? scalar_member(u, name, v)
+                                 : keys_of(c->p, v, u->remove);
+    json_decref(v);
     return err;
 }
 
 const char *rs_json_parse_updates(apr_pool_t *p, const char *text,
                                   apr_array_header_t *out)
 {
-    apr_size_t len = strlen(text), at = 0;
+    cursor_t c = { p, text, strlen(text), 0, NULL };
     do {
-        json_error_t e;
-        json_t *obj = json_loadb(text + at, len - at,
-                                 JSON_DISABLE_EOF_CHECK, &e);
+        rs_update_t *u = apr_array_push(out);
         const char *err;
-        if (!obj) {
-            return apr_psprintf(p, "invalid JSON at byte %" APR_SIZE_T_FMT
-                                ": %s", at + (apr_size_t)e.position,
-                                json_reason(p, &e));
-        }
-        err = one_update(p, obj, apr_array_push(out));
-        json_decref(obj);
+        u->remove = apr_array_make(p, 2, sizeof(rs_item_t));
+        u->set = apr_array_make(p, 4, sizeof(rs_item_t));
+        err = walk_object(&c, update_member, u,
+                          "an update must be a JSON object");
         if (err) {
             return err;
         }
-        at += (apr_size_t)e.position;
-        while (at < len && (apr_isspace(text[at]) || text[at] == ',')) {
-            at++;
-        }
-    } while (at < len);
+        skip_space(&c);
+    } while (take(&c, ',') || c.at < c.len);
     return NULL;
 }

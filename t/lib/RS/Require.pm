@@ -1,0 +1,518 @@
+package RS::Require;
+
+# Helpers of the SessionRequire tests (t/30_*.t .. t/39_*.t):
+#   - rq_get(): a plain GET on the suite's server (or one of the virtual
+#     hosts of t/conf/require.conf.in), with an optional session cookie, no
+#     cookie jar, no redirects followed, the time it took kept
+#   - sid_of()/cookie_line()/set_cookies(): the session cookie a response sets
+#   - env_of(): the JSON object /req/env.cgi and friends print
+#   - upd(): a query string of ?update=<JSON> parameters for env.cgi
+#   - raw_members(): a JSON object's members with each value's text as is
+#   - decode_state()/encode_state(): the binary session state of PROTOCOL.md
+#     ("Serialized session state"), a small decoder/encoder of our own
+#   - ep_read(), ep_hold(), ep_put(): the endpoint's read-only GET, a
+#     writeable GET held open on a raw socket, and the PUT that commits it
+#   - counter_example_tests(): the checks t/37 and t/38 run on the examples
+#   - log_mark()/log_since()/count_rs(): the error log since a mark
+#   - require_conf_value(): a value from the generated t/conf/require.conf
+# Loading it also makes Apache::Test's config load faster (see below).
+#
+#   use lib 't/lib';
+#   use RS::Require qw(:all);
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Spec ();
+use HTTP::Request ();
+use JSON::PP ();
+use LWP::UserAgent ();
+use Time::HiRes ();
+use Test::More ();
+use URI::Escape ();
+
+use Apache::Test ();
+use Apache::TestRequest ();
+use RS::Test qw(:all);
+
+our @EXPORT_OK = qw(
+    rq_url rq_get rq_request timed set_cookies sid_of cookie_line env_of
+    json_text raw_members upd vhost_port
+    decode_state encode_state state_items
+    ep_read ep_hold ep_put ep_release
+    log_mark log_since count_rs
+    require_conf_value SID_RE COUNTER_TESTS counter_example_tests
+);
+our %EXPORT_TAGS = (all => \@EXPORT_OK);
+
+use constant SID_RE => qr/\A[a-z0-5]{24}\z/;
+
+# Speed: Debian's apxs answers "" to `apxs -q PREFIX`, and Apache::TestConfig
+# caches only non-empty answers, so building the config in a test process
+# runs apxs some 20 times (4-5 s per test file). Cache empty answers too.
+{
+    no warnings 'redefine';
+    my $apxs = \&Apache::TestConfig::apxs;
+    *Apache::TestConfig::apxs = sub {
+        my ($self, $q) = @_;
+        my $v = $apxs->(@_);
+        $self->{_apxs}{$q} = '' if defined $v && $v eq '';
+        return $v;
+    };
+}
+
+my $JSON = JSON::PP->new->canonical->latin1;
+
+# ---------------------------------------------------------------------------
+# HTTP
+
+# The port of a virtual host of t/conf/require.conf.in (e.g. 'rq_lock60').
+sub vhost_port {
+    my $name = shift;
+    my $port = Apache::Test::vars("${name}_port")
+        or die "RS::Require: no virtual host $name in the config\n";
+    return $port;
+}
+
+# Absolute URL of $path on the main server, or on virtual host $o{vhost},
+# or on port $o{port}.
+sub rq_url {
+    my ($path, %o) = @_;
+    my $port = $o{port} || ($o{vhost} ? vhost_port($o{vhost}) : undef);
+    unless ($port) {
+        (undef, $port) = split /:/, Apache::TestRequest::hostport();
+    }
+    return "http://127.0.0.1:$port$path";
+}
+
+my $UA;
+sub _ua {
+    return $UA ||= LWP::UserAgent->new(timeout => 90, max_redirect => 0,
+                                       keep_alive => 0);
+}
+
+# rq_request($method, $path, %o) -> HTTP::Request. Options:
+#   sid     => session ID sent as Cookie: ASP.NET_SessionId=<sid>
+#   cookie  => a whole Cookie header instead
+#   headers => [ name => value, ... ] (names sent as given, "_" too)
+#   body    => request body;  vhost / port => as rq_url
+sub rq_request {
+    my ($method, $path, %o) = @_;
+    my $req = HTTP::Request->new($method => rq_url($path, %o));
+    if (defined $o{cookie}) {
+        $req->header(Cookie => $o{cookie});
+    }
+    elsif (defined $o{sid}) {
+        $req->header(Cookie => COOKIE_NAME . "=$o{sid}");
+    }
+    my @h = @{ $o{headers} || [] };
+    while (my ($n, $v) = splice @h, 0, 2) {
+        # HTTP::Headers turns "_" into "-" unless the name starts with ":"
+        $req->push_header(($n =~ /_/ ? ":$n" : $n) => $v);
+    }
+    if (defined $o{body}) {
+        $req->content($o{body});
+        $req->header('Content-Length' => length $o{body});
+    }
+    return $req;
+}
+
+# rq_get($path, %o) -> HTTP::Response (options as rq_request); the time it
+# took, in seconds, is in $res->{rq_elapsed} (see timed()).
+sub rq_get {
+    my ($path, %o) = @_;
+    my $req = rq_request('GET', $path, %o);
+    my $t0 = Time::HiRes::time();
+    my $res = _ua()->request($req);
+    $res->{rq_elapsed} = Time::HiRes::time() - $t0;
+    return $res;
+}
+
+sub timed { return $_[0]->{rq_elapsed} }
+
+# All Set-Cookie values of a response.
+sub set_cookies { return $_[0]->headers->header('Set-Cookie') }
+
+# The session cookie's whole Set-Cookie value, or undef.
+sub cookie_line {
+    my $res = shift;
+    my $name = quotemeta COOKIE_NAME;
+    my @c = grep { /^$name=/ } map { split /\n/ } $res->headers->header('Set-Cookie');
+    return $c[0];
+}
+
+# The session ID a response's Set-Cookie sets, or undef.
+sub sid_of {
+    my $line = cookie_line(shift) // return;
+    my $name = quotemeta COOKIE_NAME;
+    return $line =~ /^$name=([^;]*)/ ? $1 : undef;
+}
+
+# The JSON object a response's body holds (undef when it is not one).
+# Strings come back as the bytes env.cgi printed (latin1 mode both ways).
+sub env_of {
+    my $res = shift;
+    my $v = eval { $JSON->decode($res->content) };
+    return ref $v eq 'HASH' ? $v : undef;
+}
+
+# Parses JSON text (bytes) into Perl data (bytes kept as latin1 characters).
+sub json_text { return eval { $JSON->decode($_[0]) } }
+
+# raw_members($json_object_text) -> ([key, value text], ...): the members of
+# a JSON object with each value's text exactly as it stands in the input
+# (keys decoded). Dies on text that is not an object.
+sub raw_members {
+    my $t = shift;
+    my $p = 0;
+    my $ws = sub { $p++ while $p < length $t && substr($t, $p, 1) =~ /[ \t\r\n]/ };
+    my $str = sub {    # a JSON string at $p; returns its text
+        my $s = $p;
+        die "RS::Require: string expected at $p\n" unless substr($t, $p, 1) eq '"';
+        $p++;
+        while ($p < length $t) {
+            my $c = substr($t, $p++, 1);
+            return substr($t, $s, $p - $s) if $c eq '"';
+            $p++ if $c eq '\\';
+        }
+        die "RS::Require: unterminated string\n";
+    };
+    my $value;
+    $value = sub {     # skips one value; returns its text
+        $ws->();
+        my $s = $p;
+        my $c = substr($t, $p, 1);
+        if ($c eq '"') {
+            $str->();
+        }
+        elsif ($c eq '{' || $c eq '[') {
+            my $close = $c eq '{' ? '}' : ']';
+            $p++;
+            $ws->();
+            if (substr($t, $p, 1) eq $close) {
+                $p++;
+            }
+            else {
+                while (1) {
+                    if ($c eq '{') {
+                        $ws->(); $str->(); $ws->();
+                        die "RS::Require: ':' expected at $p\n" unless substr($t, $p++, 1) eq ':';
+                    }
+                    $value->();
+                    $ws->();
+                    my $d = substr($t, $p++, 1);
+                    last if $d eq $close;
+                    die "RS::Require: ',' expected at " . ($p - 1) . "\n" unless $d eq ',';
+                }
+            }
+        }
+        else {
+            $p++ while $p < length $t && substr($t, $p, 1) !~ /[,\]\} \t\r\n]/;
+            die "RS::Require: value expected at $s\n" if $p == $s;
+        }
+        return substr($t, $s, $p - $s);
+    };
+    my @out;
+    $ws->();
+    die "RS::Require: object expected\n" unless substr($t, $p++, 1) eq '{';
+    $ws->();
+    if (substr($t, $p, 1) eq '}') {
+        $p++;
+    }
+    else {
+        while (1) {
+            $ws->();
+            my $k = $JSON->allow_nonref->decode($str->());
+            $ws->();
+            die "RS::Require: ':' expected at $p\n" unless substr($t, $p++, 1) eq ':';
+            $ws->();
+            my $v = $value->();
+            push @out, [$k, $v];
+            $ws->();
+            my $d = substr($t, $p++, 1);
+            last if $d eq '}';
+            die "RS::Require: ',' expected\n" unless $d eq ',';
+        }
+    }
+    $ws->();
+    die "RS::Require: trailing text after the object\n" if $p < length $t;
+    return @out;
+}
+
+# upd(@json_texts) -> "?update=...&update=..." for env.cgi.
+sub upd {
+    return '?' . join '&', map { 'update=' . URI::Escape::uri_escape($_) } @_;
+}
+
+# ---------------------------------------------------------------------------
+# the binary session state (PROTOCOL.md, version 1)
+
+sub _get7 {
+    my ($b, $p) = @_;
+    my ($v, $shift) = (0, 0);
+    for my $i (1 .. 5) {
+        return undef if $$p >= length $$b;    # incomplete
+        my $c = ord substr($$b, $$p++, 1);
+        $v |= ($c & 0x7f) << $shift;
+        $shift += 7;
+        return $v & 0xffffffff unless $c & 0x80;
+    }
+    die "RS::Require: 7-bit int longer than 5 bytes\n";
+}
+
+sub _getstr {
+    my ($b, $p) = @_;
+    my $n = _get7($b, $p);
+    return undef if !defined $n || $$p + $n > length $$b;
+    my $s = substr $$b, $$p, $n;
+    $$p += $n;
+    return $s;
+}
+
+sub _get1 {
+    my ($b, $p) = @_;
+    return undef if $$p >= length $$b;
+    my $c = ord substr($$b, $$p++, 1);
+    die "RS::Require: bool byte $c\n" if $c > 1;
+    return $c;
+}
+
+# decode_state($bytes) -> { id, is_new, is_abandoned, is_readonly, timeout,
+# items => [ [key, value bytes], ... ], item => { key => value }, unknown =>
+# [keys] }. In list context also the number of bytes used. Returns undef
+# when the bytes end early (more may come); dies when they are malformed.
+sub decode_state {
+    my $bytes = shift;
+    my $b = \$bytes;
+    my $p = 0;
+    my %st;
+    return undef if !length $bytes;
+    my $version = ord substr($bytes, $p++, 1);
+    die "RS::Require: state version $version\n" unless $version == 1;
+    defined($st{id} = _getstr($b, \$p)) or return undef;
+    for my $f (qw(is_new is_abandoned is_readonly)) {
+        defined($st{$f} = _get1($b, \$p)) or return undef;
+    }
+    defined($st{timeout} = _get7($b, \$p)) or return undef;
+    my $n = _get7($b, \$p) // return undef;
+    $st{items} = [];
+    for (1 .. $n) {
+        my $k = _getstr($b, \$p) // return undef;
+        my $v = _getstr($b, \$p) // return undef;
+        push @{ $st{items} }, [$k, $v];
+        $st{item}{$k} = $v;
+    }
+    my $u = _get7($b, \$p) // return undef;
+    $st{unknown} = [];
+    for (1 .. $u) {
+        push @{ $st{unknown} }, _getstr($b, \$p) // return undef;
+    }
+    return wantarray ? (\%st, $p) : \%st;
+}
+
+sub _put7 {
+    my $v = shift() & 0xffffffff;
+    my $out = '';
+    while ($v >= 0x80) {
+        $out .= chr(($v & 0x7f) | 0x80);
+        $v >>= 7;
+    }
+    return $out . chr $v;
+}
+
+sub _putstr {
+    my $s = shift;
+    utf8::encode($s) if utf8::is_utf8($s);
+    return _put7(length $s) . $s;
+}
+
+# encode_state({ id, timeout, items => [[k, v], ...], is_new, is_abandoned,
+# is_readonly, unknown }) -> bytes. Values are written as the bytes given.
+sub encode_state {
+    my $st = shift;
+    my $out = chr(1) . _putstr($st->{id});
+    $out .= chr($st->{$_} ? 1 : 0) for qw(is_new is_abandoned is_readonly);
+    $out .= _put7($st->{timeout} // 20);
+    my @items = @{ $st->{items} || [] };
+    $out .= _put7(scalar @items);
+    for my $it (@items) {
+        my $v = $it->[1];
+        utf8::encode($v) if utf8::is_utf8($v);
+        $out .= _putstr($it->[0]) . _put7(length $v) . $v;
+    }
+    my @u = @{ $st->{unknown} || [] };
+    $out .= _put7(scalar @u);
+    $out .= _putstr($_) for @u;
+    return $out;
+}
+
+# state_items($state) -> { key => value } (a copy)
+sub state_items { return { %{ $_[0]->{item} || {} } } }
+
+# ---------------------------------------------------------------------------
+# the endpoint
+
+# ep_read($sid) -> (decoded state, HTTP::Response) of a read-only GET; the
+# state is undef unless the answer is 200 with a state.
+sub ep_read {
+    my ($sid, %o) = @_;
+    my $res = send_request(endpoint_request('GET', session => $sid,
+                                            readonly => 'true', %o));
+    my $st;
+    $st = eval { decode_state($res->content) } if $res->code == 200;
+    return wantarray ? ($st, $res) : $st;
+}
+
+# Reads the rest of a chunked body from $s until $done->($body_so_far)
+# returns true or $timeout passes. Returns the body read.
+sub _read_chunked {
+    my ($s, $done, $timeout) = @_;
+    my $body = '';
+    my $deadline = Time::HiRes::time() + ($timeout || 10);
+    local $SIG{ALRM} = sub { die "timeout\n" };
+    eval {
+        while (!$done->($body)) {
+            my $left = $deadline - Time::HiRes::time();
+            die "timeout\n" if $left <= 0;
+            Time::HiRes::alarm($left);
+            my $line = <$s>;
+            die "eof\n" unless defined $line;
+            $line =~ s/\r?\n\z//;
+            next if $line eq '';
+            my $len = hex((split /;/, $line)[0]);
+            last if $len == 0;
+            my $chunk = '';
+            while (length $chunk < $len + 2) {
+                my $n = read($s, $chunk, $len + 2 - length $chunk,
+                             length $chunk);
+                die "eof\n" unless $n;
+            }
+            $body .= substr($chunk, 0, $len);
+            Time::HiRes::alarm(0);
+        }
+        1;
+    };
+    Time::HiRes::alarm(0);
+    return $body;
+}
+
+# ep_hold($sid, %o) -> { sock, code, headers, state } : a writeable GET on a
+# raw socket, its head and the state it sent; the lock stays held until
+# ep_put() commits or ep_release() closes the socket. code is undef when no
+# answer came within $o{timeout} (default 10) seconds.
+sub ep_hold {
+    my ($sid, %o) = @_;
+    my $s = raw_connect($o{port}, 10);
+    raw_send($s, endpoint_request('GET', session => $sid,
+                                  ($o{port} ? (port => $o{port}) : ())));
+    my ($code, $h) = read_response_head($s, $o{timeout} || 10);
+    my $hold = { sock => $s, code => $code, headers => $h };
+    return $hold unless defined $code && $code == 200;
+    my $st;
+    my $body = _read_chunked($s, sub {
+        my $b = shift;
+        $st = eval { decode_state($b) };
+        return defined $st;
+    }, $o{timeout} || 10);
+    $hold->{state} = $st;
+    return $hold;
+}
+
+# ep_put($sid, $state_bytes) -> HTTP::Response of the PUT.
+sub ep_put {
+    my ($sid, $bytes, %o) = @_;
+    return send_request(endpoint_request('PUT', session => $sid,
+                                         body => $bytes, %o));
+}
+
+sub ep_release {
+    my $hold = shift;
+    close $hold->{sock} if $hold && $hold->{sock};
+    delete $hold->{sock};
+}
+
+# ---------------------------------------------------------------------------
+# the counter examples (examples/php/counter.php, examples/cgi/counter.py)
+
+use constant COUNTER_TESTS => 14;
+
+# counter_example_tests($path, $what): COUNTER_TESTS assertions (Test::More)
+# on a page that counts "visits" in the session and prints "session <id>:
+# visit <n>": two visits count 1 then 2, the endpoint sees 2, a value the
+# endpoint commits is what the page counts on from.
+sub counter_example_tests {
+    my ($path, $what) = @_;
+    my $tb = Test::More->builder;
+
+    my $r = rq_get($path);
+    $tb->is_eq($r->code, 200, "$what, visit 1: 200") or $tb->diag($r->as_string);
+    my $sid = sid_of($r);
+    my $qsid = quotemeta($sid // '?');
+    $tb->like($sid // '', SID_RE, "$what, visit 1: Set-Cookie of a new session");
+    $tb->like($r->content, qr/^session $qsid: visit 1$/m,
+              "$what, visit 1: counts 1 and sees REMOTE_SESSION_ID");
+    $tb->ok(!defined $r->header('X-Remote-Session-Update'),
+            "$what, visit 1: the update header does not reach the client");
+
+    $r = rq_get($path, sid => $sid);
+    $tb->is_eq($r->code, 200, "$what, visit 2: 200");
+    $tb->like($r->content, qr/^session $qsid: visit 2$/m,
+              "$what, visit 2: counts 2");
+    $tb->ok(!defined cookie_line($r), "$what, visit 2: no new cookie");
+
+    my $st = ep_read($sid);
+    $tb->ok($st, "$what: the endpoint reads the session");
+    $tb->is_eq($st && $st->{item}{visits}, '2', "$what: the endpoint sees visits=2");
+
+    # the endpoint commits visits=41; the page counts on from there
+    my $hold = ep_hold($sid);
+    $tb->is_eq($hold->{code}, 200, "$what: the endpoint's writeable GET");
+    my $put = ep_put($sid, encode_state({ id => $sid, timeout => 20,
+                                          items => [[visits => '41']] }));
+    $tb->is_eq($put->code, 200, "$what: the endpoint's PUT of visits=41");
+    ep_release($hold);
+    $r = rq_get($path, sid => $sid);
+    $tb->like($r->content, qr/: visit 42$/m, "$what: after the PUT it counts 42")
+        or $tb->diag($r->as_string);
+    $tb->ok(timed($r) < 1.5, "$what: not delayed after the PUT") or $tb->diag(timed($r));
+    $st = ep_read($sid);
+    $tb->is_eq($st && $st->{item}{visits}, '42', "$what: the endpoint sees visits=42");
+}
+
+# ---------------------------------------------------------------------------
+# the error log
+
+sub log_mark { return error_log_since() }
+
+# The error log text since a mark; waits a little for lines still being
+# written by the request that just answered.
+sub log_since {
+    my ($mark, $wait) = @_;
+    Time::HiRes::sleep($wait // 0.1);
+    return error_log_since($mark);
+}
+
+# count_rs($text, 'RS00041') -> number of lines carrying that message ID.
+sub count_rs {
+    my ($text, $id) = @_;
+    my @l = grep { /\b\Q$id\E\b/ } split /\n/, $text;
+    return wantarray ? @l : scalar @l;
+}
+
+# ---------------------------------------------------------------------------
+# the generated config
+
+# require_conf_value('Define RS_REQ_BACKEND_PORT') -> the rest of that line
+# of t/conf/require.conf.
+sub require_conf_value {
+    my $prefix = shift;
+    my $file = File::Spec->catfile(t_dir(), 'conf', 'require.conf');
+    open my $fh, '<', $file or die "RS::Require: $file: $!\n";
+    while (<$fh>) {
+        return $1 if /^\s*\Q$prefix\E\s+(\S+)/;
+    }
+    return;
+}
+
+1;
