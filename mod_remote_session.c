@@ -14,6 +14,7 @@
 #include "require.h"
 #include "mod_remote_session.h"
 #include "store.h"
+#include "lease.h"
 
 /* check_config runs for "httpd -t" too, and before httpd detaches. */
 static int rs_check_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -33,6 +34,7 @@ static int max_connections(void)
 static void rs_child_init(apr_pool_t *pchild, server_rec *main)
 {
     server_rec *s;
+    int stores = 0;
     for (s = main; s; s = s->next) {
         rs_server_conf *c = rs_sconf(s);
         const char *err = NULL;
@@ -49,6 +51,10 @@ static void rs_child_init(apr_pool_t *pchild, server_rec *main)
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, RSLOG(00002)
                          "RemoteSessionStore: %s", err);
         }
+        stores += c->store != NULL;
+    }
+    if (stores) {
+        rs_lease_start(pchild, main);
     }
 }
 

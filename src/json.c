@@ -335,17 +335,41 @@ static const char *update_member(cursor_t *c, void *baton, const char *name,
     return err;
 }
 
+/* Validates the JSON text at c (one object) before it is walked. */
+static const char *whole_object(cursor_t *c)
+{
+    json_error_t e;
+    json_t *v;
+    const char *err = NULL;
+
+    skip_space(c);
+    v = json_loadb(c->text + c->at, c->len - c->at, JSON_DISABLE_EOF_CHECK
+                   | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &e);
+    if (!v) {
+        return apr_psprintf(c->p, "invalid JSON at byte %" APR_SIZE_T_FMT
+                            ": %s", c->at + (apr_size_t)e.position,
+                            json_reason(c->p, &e));
+    }
+    if (!json_is_object(v)) {
+        err = "an update must be a JSON object";
+    }
+    json_decref(v);
+    return err;
+}
+
 const char *rs_json_parse_updates(apr_pool_t *p, const char *text,
                                   apr_array_header_t *out)
 {
     cursor_t c = { p, text, strlen(text), 0, NULL };
     do {
         rs_update_t *u = apr_array_push(out);
-        const char *err;
+        const char *err = whole_object(&c);
         u->remove = apr_array_make(p, 2, sizeof(rs_item_t));
         u->set = apr_array_make(p, 4, sizeof(rs_item_t));
-        err = walk_object(&c, update_member, u,
-                          "an update must be a JSON object");
+        if (!err) {
+            err = walk_object(&c, update_member, u,
+                              "an update must be a JSON object");
+        }
         if (err) {
             return err;
         }

@@ -580,3 +580,40 @@ rs_status_e rs_lock_open_session(rs_session_t *s, rs_lock_kind_e kind,
     }
     return st;
 }
+
+/*
+ * Renews the lease of a lock held by owner, outside any request (the
+ * lease thread). RS_LOST when the lock is no longer that owner's.
+ */
+rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
+                                const unsigned char *owner)
+{
+    int i;
+    for (i = 0; i < RS_CAS_TRIES; i++) {
+        const char *raw, *buf;
+        apr_size_t len, n;
+        apr_uint64_t cas;
+        rs_record_t rec;
+        rs_store_rc rc = c->ops->get(c, p, key, &raw, &len, &cas);
+
+        if (rc == RS_STORE_MISS) {
+            return RS_LOST;
+        }
+        if (rc != RS_STORE_OK) {
+            return RS_UNAVAILABLE;
+        }
+        if (rs_record_decode_head(raw, len, &rec) || rec.lock != RS_LOCK_HELD
+            || memcmp(rec.owner, owner, RS_OWNER_LEN)) {
+            return RS_LOST;
+        }
+        rec.renewed = apr_time_now();
+        buf = rs_record_pack(p, &rec, (const unsigned char *)raw
+                             + RS_RECORD_HEAD, len - RS_RECORD_HEAD, &n);
+        rc = c->ops->cas(c, key, buf, n, ttl_of(&rec), cas);
+        if (rc != RS_STORE_EXISTS) {
+            return rc == RS_STORE_OK ? RS_OK
+                 : rc == RS_STORE_MISS ? RS_LOST : RS_UNAVAILABLE;
+        }
+    }
+    return RS_UNAVAILABLE;
+}

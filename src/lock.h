@@ -42,6 +42,7 @@ typedef struct {
     unsigned char owner[RS_OWNER_LEN];
     int held;                   /* we hold the lock (as far as we know) */
     apr_time_t renewed;         /* when we last renewed it */
+    void *lease;                /* its entry with the lease thread, if any */
 } rs_session_t;
 
 /* A handle on session id (NULL: none yet, see rs_lock_create). */
@@ -89,6 +90,10 @@ rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st);
  */
 rs_status_e rs_lock_open_session(rs_session_t *s, rs_lock_kind_e kind,
                                  int *is_new);
+
+/* Renews owner's lock under key, outside a request (see lease.h). */
+rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
+                                const unsigned char *owner);
 
 /* Releases the lock when the request pool goes, whatever the path. */
 void rs_lock_release_on_cleanup(rs_session_t *s);

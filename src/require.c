@@ -12,6 +12,7 @@
 #include "json.h"
 #include "keys.h"
 #include "lock.h"
+#include "lease.h"
 #include "sid.h"
 #include "cookie.h"
 #include <http_log.h>
@@ -127,6 +128,9 @@ static int load(request_rec *r, rs_req_t *q)
     if (st != RS_OK) {
         return rs_http_status(r, st);
     }
+    if (kind) {
+        rs_lease_watch(s);
+    }
     q->s = s;
     return OK;
 }
@@ -160,8 +164,9 @@ int rs_require_fixups(request_rec *r)
 
 void rs_require_insert_filter(request_rec *r)
 {
-    rs_req_t *q = r->main ? NULL : ctx_of(r);
-    if (q && q->s && !q->done) {
+    rs_req_t *q = ctx_of(r);
+    /* A subrequest gets it even late: its updates are then refused. */
+    if (q && q->s && (r->main || !q->done)) {
         ap_add_output_filter(RS_UPDATE_FILTER, q, r, r->connection);
     }
 }
@@ -229,8 +234,7 @@ static rs_state_t *updated(request_rec *r, rs_req_t *q,
                            const apr_array_header_t *updates,
                            const char **err)
 {
-    rs_state_t *st = q->pending ? q->pending
-                                : rs_state_copy(r->pool, q->s->state);
+    rs_state_t *st = rs_state_copy(r->pool, current(q));
     int i;
     for (i = 0; i < updates->nelts && !st->is_abandoned; i++) {
         *err = apply_one(r, st, &APR_ARRAY_IDX(updates, i, rs_update_t));
@@ -258,6 +262,7 @@ static int apply_updates(request_rec *r, rs_req_t *q)
     rs_state_t *st;
     rs_status_e status;
 
+    rs_lease_unwatch(q->s);
     if (!err && !updates->nelts && !q->pending) {
         /* A failed release was logged; the lease frees the lock later. */
         rs_lock_release(q->s);
@@ -303,10 +308,45 @@ static apr_status_t error_response(ap_filter_t *f, apr_bucket_brigade *bb,
     return ap_pass_brigade(f->next, bb);
 }
 
+/*
+ * A subrequest's updates (an SSI include of a CGI, say) join the main
+ * request's pending changes, committed with them at the main response's
+ * first byte; after it, or under ReadOnly, they are refused and logged.
+ */
+static void subrequest_updates(request_rec *r, rs_req_t *q)
+{
+    apr_array_header_t *updates = apr_array_make(r->pool, 2,
+                                                 sizeof(rs_update_t));
+    const char *err = collect(r, updates);
+    rs_state_t *st;
+
+    if (!err && !updates->nelts) {
+        return;
+    }
+    if (!err && q->mode == RS_REQUIRE_READONLY) {
+        err = "the location is SessionRequire ReadOnly";
+    }
+    if (!err && q->done) {
+        err = "it came from a subrequest after the response had started";
+    }
+    if (err || !(st = updated(r, q, updates, &err))) {
+        refuse_update(r, q, err);
+        return;
+    }
+    q->pending = st;
+    q->json = NULL;
+}
+
 apr_status_t rs_require_update_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     rs_req_t *q = f->ctx;
     int status;
+
+    if (f->r->main) {
+        subrequest_updates(f->r, q);
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
 
     if (q->failed) {
         /* The handler goes on writing a response already replaced. */

@@ -184,39 +184,57 @@ static rs_store_rc mc_touch(rs_conn *c, const char *key, apr_uint32_t ttl)
 
 static const rs_store_ops memcached_ops = { mc_get, mc_add, mc_cas, mc_touch };
 
+rs_conn *rs_store_borrow(rs_store *store, apr_pool_t *p)
+{
+    borrowed_t *b = apr_pcalloc(p, sizeof(*b));
+    memcached_return_t rc;
+    struct timespec wait = { 1, 0 };
+
+    b->store = store;
+    b->conn.ops = &memcached_ops;
+    b->conn.handle = memcached_pool_fetch(store->pool, &wait, &rc);
+    if (!b->conn.handle) {
+        b->conn.error = memcached_strerror(NULL, rc);
+    }
+    return &b->conn;
+}
+
+void rs_store_give_back(rs_conn *c)
+{
+    borrowed_t *b = (borrowed_t *)c;
+    if (c->handle) {
+        memcached_pool_release(b->store->pool, c->handle);
+        c->handle = NULL;
+    }
+}
+
 static apr_status_t give_back(void *data)
 {
-    borrowed_t *b = data;
-    memcached_pool_release(b->store->pool, b->conn.handle);
+    rs_store_give_back(data);
     return APR_SUCCESS;
 }
 
 rs_conn *rs_store_conn(request_rec *r, rs_store *store)
 {
     static const char note[] = "remote_session.conn";
-    borrowed_t *b;
-    memcached_return_t rc;
-    struct timespec wait = { 1, 0 };
+    rs_conn *c = NULL;
     request_rec *top = r;
 
     while (top->main) {
         top = top->main;
     }
-    apr_pool_userdata_get((void **)&b, note, top->pool);
-    if (b) {
-        return &b->conn;
+    apr_pool_userdata_get((void **)&c, note, top->pool);
+    if (c) {
+        return c;
     }
-    b = apr_pcalloc(top->pool, sizeof(*b));
-    b->store = store;
-    b->conn.ops = &memcached_ops;
-    b->conn.handle = memcached_pool_fetch(store->pool, &wait, &rc);
-    if (!b->conn.handle) {
+    c = rs_store_borrow(store, top->pool);
+    if (!c->handle) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RSLOG(00010)
                       "no memcached connection free in this child: %s",
-                      memcached_strerror(NULL, rc));
+                      c->error);
         return NULL;
     }
-    apr_pool_cleanup_register(top->pool, b, give_back, apr_pool_cleanup_null);
-    apr_pool_userdata_setn(b, note, NULL, top->pool);
-    return &b->conn;
+    apr_pool_cleanup_register(top->pool, c, give_back, apr_pool_cleanup_null);
+    apr_pool_userdata_setn(c, note, NULL, top->pool);
+    return c;
 }

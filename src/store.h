@@ -44,6 +44,10 @@ rs_store *rs_store_create(apr_pool_t *pchild, const char *spec,
 /* The request's connection, borrowed on first use; NULL when none can be. */
 rs_conn *rs_store_conn(request_rec *r, rs_store *store);
 
+/* A connection for work outside a request (conn->handle NULL: none). */
+rs_conn *rs_store_borrow(rs_store *store, apr_pool_t *p);
+void rs_store_give_back(rs_conn *conn);
+
 /* Seconds of idle time as a memcached expiration (absolute past 30 days). */
 apr_uint32_t rs_store_ttl(apr_uint32_t seconds);
 

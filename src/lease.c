@@ -1,0 +1,167 @@
+/*
+ * The child's lease thread. Watched locks sit in a ring under a mutex;
+ * each tick copies out the ones due and renews them with the mutex free,
+ * so that a request ending never waits on memcached.
+ */
+#include <string.h>
+#include <apr_ring.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
+#include "lease.h"
+#include <http_log.h>
+
+APLOG_USE_MODULE(remote_session);
+
+#define TICK apr_time_from_msec(100)
+
+typedef struct entry {
+    APR_RING_ENTRY(entry) link;
+    rs_store *store;
+    char key[64];
+    unsigned char owner[RS_OWNER_LEN];
+    apr_interval_time_t every;      /* a third of the lease */
+    apr_time_t next;                /* when to renew next */
+} entry_t;
+
+APR_RING_HEAD(entries, entry);
+
+static struct {
+    apr_thread_mutex_t *mutex;
+    apr_thread_cond_t *cond;
+    apr_thread_t *thread;
+    struct entries watched;
+    int stop;
+    server_rec *server;
+} lease;
+
+static int due(entry_t *e, apr_time_t now, entry_t *copy)
+{
+    if (now < e->next) {
+        return 0;
+    }
+    e->next = now + e->every;
+    *copy = *e;
+    return 1;
+}
+
+/* Copies of the entries due now, in p. */
+static apr_array_header_t *take_due(apr_pool_t *p)
+{
+    apr_array_header_t *todo = apr_array_make(p, 4, sizeof(entry_t));
+    apr_time_t now = apr_time_now();
+    entry_t *e;
+    APR_RING_FOREACH(e, &lease.watched, entry, link) {
+        entry_t copy;
+        if (due(e, now, &copy)) {
+            *(entry_t *)apr_array_push(todo) = copy;
+        }
+    }
+    return todo;
+}
+
+static void renew(apr_pool_t *p, const entry_t *e)
+{
+    rs_conn *c = rs_store_borrow(e->store, p);
+    rs_status_e st = c->handle ? rs_lock_renew_owned(p, c, e->key, e->owner)
+                               : RS_UNAVAILABLE;
+    rs_store_give_back(c);
+    if (st != RS_OK) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, lease.server, RSLOG(00050)
+                     "%s: lease not renewed (%s)", e->key,
+                     st == RS_LOST ? "lock no longer held" : "store failed");
+    }
+}
+
+static void *APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
+{
+    apr_pool_t *p;
+    apr_pool_create(&p, apr_thread_pool_get(thread));
+    apr_thread_mutex_lock(lease.mutex);
+    while (!lease.stop) {
+        apr_array_header_t *todo;
+        int i;
+        apr_thread_cond_timedwait(lease.cond, lease.mutex, TICK);
+        apr_pool_clear(p);
+        todo = take_due(p);
+        apr_thread_mutex_unlock(lease.mutex);
+        for (i = 0; i < todo->nelts; i++) {
+            renew(p, &APR_ARRAY_IDX(todo, i, entry_t));
+        }
+        apr_thread_mutex_lock(lease.mutex);
+    }
+    apr_thread_mutex_unlock(lease.mutex);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static apr_status_t stop(void *data)
+{
+    apr_status_t rv;
+    apr_thread_mutex_lock(lease.mutex);
+    lease.stop = 1;
+    apr_thread_cond_signal(lease.cond);
+    apr_thread_mutex_unlock(lease.mutex);
+    apr_thread_join(&rv, lease.thread);
+    lease.thread = NULL;
+    return APR_SUCCESS;
+}
+
+void rs_lease_start(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+    lease.server = s;
+    APR_RING_INIT(&lease.watched, entry, link);
+    if ((rv = apr_thread_mutex_create(&lease.mutex, APR_THREAD_MUTEX_DEFAULT,
+                                      pchild)) == APR_SUCCESS
+        && (rv = apr_thread_cond_create(&lease.cond, pchild)) == APR_SUCCESS
+        && (rv = apr_thread_create(&lease.thread, NULL, run, NULL, pchild))
+           == APR_SUCCESS) {
+        apr_pool_cleanup_register(pchild, NULL, stop, apr_pool_cleanup_null);
+        return;
+    }
+    lease.thread = NULL;
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, RSLOG(00051)
+                 "lease thread not started: SessionRequire locks will not "
+                 "be renewed while handlers run");
+}
+
+static apr_status_t unwatch_cleanup(void *data)
+{
+    entry_t *e = data;
+    apr_thread_mutex_lock(lease.mutex);
+    if (APR_RING_NEXT(e, link) != e) {
+        APR_RING_REMOVE(e, link);
+        APR_RING_ELEM_INIT(e, link);
+    }
+    apr_thread_mutex_unlock(lease.mutex);
+    return APR_SUCCESS;
+}
+
+void rs_lease_watch(rs_session_t *s)
+{
+    entry_t *e;
+    if (!lease.thread || strlen(s->key) >= sizeof(e->key)) {
+        return;
+    }
+    e = apr_pcalloc(s->r->pool, sizeof(*e));
+    APR_RING_ELEM_INIT(e, link);
+    e->store = rs_sconf(s->r->server)->store;
+    strcpy(e->key, s->key);
+    memcpy(e->owner, s->owner, RS_OWNER_LEN);
+    e->every = apr_time_from_sec(rs_lock_lease(s->conf)) / 3;
+    e->next = apr_time_now() + e->every;
+    apr_thread_mutex_lock(lease.mutex);
+    APR_RING_INSERT_TAIL(&lease.watched, e, entry, link);
+    apr_thread_mutex_unlock(lease.mutex);
+    s->lease = e;
+    /* A pre-cleanup: the entry's memory goes with the request pool. */
+    apr_pool_pre_cleanup_register(s->r->pool, e, unwatch_cleanup);
+}
+
+void rs_lease_unwatch(rs_session_t *s)
+{
+    if (s->lease) {
+        unwatch_cleanup(s->lease);
+    }
+}
