@@ -194,14 +194,16 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind)
 
 /*
  * A fresh ID per try: with a pool of memcached servers one of which is
- * down, the next ID likely maps to a live one.
+ * down, the next ID likely maps to a live one. A server that times out
+ * is not tried again: each try would cost the whole timeout.
  */
 rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind)
 {
     rs_status_e st = RS_RETRY;
     int i;
     for (i = 0; i < RS_CREATE_TRIES && (st == RS_RETRY
-                                        || st == RS_UNAVAILABLE); i++) {
+                                        || (st == RS_UNAVAILABLE
+                                            && !s->conn->timed_out)); i++) {
         st = add_new(s, kind);
     }
     if (st == RS_UNAVAILABLE) {

@@ -81,8 +81,19 @@ static memcached_st *mc(rs_conn *c)
     return c->handle;
 }
 
+/* A pooled connection the server dropped (it restarted): worth one retry.
+ * A timeout is not: the server is there but slow or hung. */
+static int connection_lost(memcached_return_t rc)
+{
+    return rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_WRITE_FAILURE
+        || rc == MEMCACHED_READ_FAILURE
+        || rc == MEMCACHED_UNKNOWN_READ_FAILURE;
+}
+
 static rs_store_rc fail(rs_conn *c, memcached_return_t rc)
 {
+    c->lost = connection_lost(rc);
+    c->timed_out = rc == MEMCACHED_TIMEOUT;
     c->error = memcached_last_error_message(mc(c));
     if (!c->error) {
         c->error = memcached_strerror(mc(c), rc);
@@ -123,13 +134,15 @@ static rs_store_rc mc_get_once(rs_conn *c, apr_pool_t *p, const char *key,
  * A pooled connection to a memcached that restarted fails once, then
  * reconnects: a read is safe to try again at once; a CAS write is not (it
  * may have been applied), and always follows a read on its connection.
+ * Only a lost connection is retried, never a timeout.
  */
 static rs_store_rc mc_get(rs_conn *c, apr_pool_t *p, const char *key,
                           const char **val, apr_size_t *len,
                           apr_uint64_t *cas)
 {
     rs_store_rc rc = mc_get_once(c, p, key, val, len, cas);
-    return rc == RS_STORE_ERROR ? mc_get_once(c, p, key, val, len, cas) : rc;
+    return rc == RS_STORE_ERROR && c->lost
+           ? mc_get_once(c, p, key, val, len, cas) : rc;
 }
 
 static rs_store_rc map_write(rs_conn *c, memcached_return_t rc)
@@ -157,7 +170,7 @@ static rs_store_rc mc_add(rs_conn *c, const char *key, const char *val,
 {
     rs_store_rc rc = map_write(c, memcached_add(mc(c), key, strlen(key), val,
                                                 len, (time_t)ttl, 0));
-    if (rc == RS_STORE_ERROR) {
+    if (rc == RS_STORE_ERROR && c->lost) {
         rc = map_write(c, memcached_add(mc(c), key, strlen(key), val, len,
                                         (time_t)ttl, 0));
     }
@@ -175,7 +188,7 @@ static rs_store_rc mc_touch(rs_conn *c, const char *key, apr_uint32_t ttl)
 {
     rs_store_rc rc = map_write(c, memcached_touch(mc(c), key, strlen(key),
                                                   (time_t)ttl));
-    if (rc == RS_STORE_ERROR) {
+    if (rc == RS_STORE_ERROR && c->lost) {
         rc = map_write(c, memcached_touch(mc(c), key, strlen(key),
                                           (time_t)ttl));
     }

@@ -32,6 +32,8 @@ struct rs_conn {
     const rs_store_ops *ops;
     void *handle;
     const char *error;      /* the last failure, for the log */
+    int lost;               /* ... and it was a dropped connection */
+    int timed_out;          /* ... or a server that did not answer */
 };
 
 /* Checks a RemoteSessionStore string at config time; NULL or a message. */

@@ -48,20 +48,6 @@ our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 use constant SID_RE => qr/\A[a-z0-5]{24}\z/;
 
-# Speed: Debian's apxs answers "" to `apxs -q PREFIX`, and Apache::TestConfig
-# caches only non-empty answers, so building the config in a test process
-# runs apxs some 20 times (4-5 s per test file). Cache empty answers too.
-{
-    no warnings 'redefine';
-    my $apxs = \&Apache::TestConfig::apxs;
-    *Apache::TestConfig::apxs = sub {
-        my ($self, $q) = @_;
-        my $v = $apxs->(@_);
-        $self->{_apxs}{$q} = '' if defined $v && $v eq '';
-        return $v;
-    };
-}
-
 my $JSON = JSON::PP->new->canonical->latin1;
 
 # ---------------------------------------------------------------------------

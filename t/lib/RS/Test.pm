@@ -31,6 +31,20 @@ use Apache::Test ();
 use Apache::TestRequest ();
 use RS::Memcached ();
 
+# Speed: Debian's apxs answers "" to `apxs -q PREFIX`, and Apache::TestConfig
+# caches only non-empty answers, so building the config in each test process
+# runs apxs some 20 times (4-5 s per test file). Cache empty answers too.
+{
+    no warnings 'redefine';
+    my $apxs = \&Apache::TestConfig::apxs;
+    *Apache::TestConfig::apxs = sub {
+        my ($self, $q) = @_;
+        my $v = $apxs->(@_);
+        $self->{_apxs}{$q} = '' if defined $v && $v eq '';
+        return $v;
+    };
+}
+
 use constant API_KEY         => '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
 use constant KEY_HEADER      => 'X-SystemWebAdapter-RemoteAppAuthentication-Key';
 use constant READONLY_HEADER => 'X-SystemWebAdapter-RemoteAppSession-ReadOnly';

@@ -1,0 +1,171 @@
+# A client that vanishes during a held writeable GET releases the lock at
+# once (the heartbeat write fails): the next writer gets it in far less than
+# RemoteSessionLockLease (2 s) — so not by a stale-lease takeover — with the
+# last committed state, and the record says free. A PUT after the GET's
+# client vanished finds no lock: 400 Could not find session.
+use strict;
+use warnings;
+
+use lib 't/lib';
+
+use Apache::Test qw(-withtestmore);
+use Time::HiRes ();
+use RS::Test qw(:all);
+use RS::Wire qw(:all);
+
+plan tests => 41;
+
+my $id = new_session(items => { x => '1' });
+ok($id, "a session with x=1 committed: $id");
+my $log0 = error_log_since();
+
+# --- 1. the holder closes its connection; the next writer gets the lock ---------
+my $a = open_stream($id);
+my $sa = $a->state(10);
+ok($sa && item_of($sa, 'x') eq '1', 'writer A holds the lock (x=1)')
+    or diag($a->describe);
+my $rec = read_record($id);
+ok($rec && $rec->{lock} == LOCK_HELD, 'record: held');
+
+my $b = open_stream($id);
+ok($b->quiet(0.3), 'writer B waits while A holds') or diag($b->describe);
+
+$a->close;
+my $t_close = Time::HiRes::time();
+my $sb = $b->state(LOCK_LEASE + LOCK_TIMEOUT + 2);
+my $dt = $b->t_first_body ? $b->t_first_body - $t_close : undef;
+ok($sb, 'writer B gets the lock after A vanished') or diag($b->describe);
+diag(sprintf 'from A\'s close to B\'s state: %.0f ms', $dt * 1000) if defined $dt;
+ok(defined $dt && $dt < 1.0,
+   'within a second (a lease takeover would take about 2 s)');
+is($sb && item_of($sb, 'x'), '1', 'B sees the last committed state (x=1)');
+unlike(error_log_since($log0), qr/RS00025.*\Q$id\E|\Q$id\E.*taking over/,
+       'no stale-lock takeover was logged for the session (A released it)');
+
+# B holds the lock now and commits x=2 (the PUT of a vanished client is
+# checked in part 2, with no other writer holding the session).
+my $put = put_state($id, { %$sb, items => { x => '2' } });
+is($put->code, 200, 'B\'s PUT (x=2): 200') or diag($put->as_string);
+is($b->finish(5), 'end', 'B\'s GET completes');
+
+# --- 2. the holder closes; the record becomes free -------------------------------
+my $c = open_stream($id);
+my $sc = $c->state(10);
+ok($sc && item_of($sc, 'x') eq '2', 'writer C holds the lock (x=2)')
+    or diag($c->describe);
+my $held = read_record($id);
+ok($held && $held->{lock} == LOCK_HELD && $held->{kind} == KIND_ENDPOINT,
+   'record: held, kind endpoint');
+$c->close;
+my ($free, $waited) = wait_record($id, sub { $_[0]{lock} == LOCK_FREE }, 5);
+diag(sprintf 'record free %.0f ms after C closed', $waited * 1000)
+    if defined $waited;
+ok(defined $waited && $waited < 1.0,
+   'record: lock state free within a second of C\'s close')
+    or diag(explain($free));
+ok($free && $free->{owner} eq "\0" x 16 && $free->{kind} == KIND_NONE,
+   'record: owner zero, kind none');
+is($free && $free->{state} && item_of($free->{state}, 'x'), '2',
+   'record: the state is the last committed one (x=2)');
+is($free && $free->{state_bytes}, $held && $held->{state_bytes},
+   'record: state bytes unchanged by the release');
+
+# the vanished client's PUT
+$put = put_state($id, { %$sc, items => { x => '99' } });
+is($put->code, 400, 'PUT after the GET\'s client vanished: 400')
+    or diag($put->as_string);
+is($put->message, 'Could not find session', '... reason Could not find session');
+is($put->content, 'Could not find session', '... body Could not find session');
+like($put->header('Content-Type') // '', qr{^text/plain}, '... text/plain');
+my ($res, $st) = ro_get($id);
+is($st && item_of($st, 'x'), '2', 'the state is still x=2');
+
+# --- 3. the same with an abortive close (RST) -------------------------------------
+my $d = open_stream($id);
+ok($d->state(10), 'writer D holds the lock') or diag($d->describe);
+$d->close('reset');
+($free, $waited) = wait_record($id, sub { $_[0]{lock} == LOCK_FREE }, 5);
+ok(defined $waited && $waited < 1.0,
+   sprintf('reset connection: record free within a second (%s)',
+           defined $waited ? sprintf('%.0f ms', $waited * 1000) : 'not free'));
+
+# --- 4. a writer that gives up while waiting does not keep the lock ---------
+my $e = open_stream($id);
+my $se = $e->state(10);
+ok($se, 'writer E holds the lock') or diag($e->describe);
+my $f = open_stream($id);
+ok($f->quiet(0.3), 'writer F waits');
+$f->close;      # F's client goes away while F still waits in the server
+$put = put_state($id, { %$se, items => { x => '3' } });
+is($put->code, 200, 'E\'s PUT (x=3): 200');
+is($e->finish(5), 'end', 'E\'s GET completes');
+# F's handler may now take the lock for a client that is gone; it must
+# notice at its first write and let go
+($free, $waited) = wait_record($id, sub { $_[0]{lock} == LOCK_FREE }, 5);
+ok(defined $waited && $waited < 1.0,
+   'the lock is free soon after E\'s commit (F, whose client left, let go)')
+    or diag(explain($free));
+my $g = open_stream($id);
+my $sg = $g->state(1.5);
+ok($sg && item_of($sg, 'x') eq '3',
+   'the next writer G gets the lock at once and sees x=3')
+    or diag($g->describe);
+$put = put_state($id, { %$sg, items => { x => '4' } }) if $sg;
+is($put->code, 200, 'G\'s PUT: 200');
+$g->finish(5);
+
+# --- 5. the item's expiry follows the session timeout through lock changes --
+{
+    my $key = store_key($id);
+    my $g = open_stream($id);
+    my $sg = $g->state(10);
+    ok($sg, 'writer H holds the lock') or diag($g->describe);
+    my $put = put_state($id, { %$sg, timeout => 7 });
+    is($put->code, 200, 'H\'s PUT sets Timeout 7 (minutes)');
+    $g->finish(5);
+    my $ttl = mc_ttl($key);
+    ok(defined $ttl && $ttl > 400 && $ttl <= 420,
+       'the item expires in 7 minutes (ttl ' . ($ttl // 'absent') . ')');
+    my $rec = read_record($id);
+    is($rec && $rec->{timeout}, 7, 'record header: timeout 7');
+
+    # a read-only GET slides the expiry
+    mc_command("touch $key 30");
+    my ($res) = ro_get($id);
+    $ttl = mc_ttl($key);
+    ok(defined $ttl && $ttl > 400,
+       'a read-only GET resets the expiry to the timeout (ttl '
+       . ($ttl // 'absent') . ')');
+
+    # so does taking the lock, and the holder's renewals and release keep it
+    mc_command("touch $key 30");
+    my $k = open_stream($id);
+    ok($k->state(10), 'writer K holds the lock');
+    $ttl = mc_ttl($key);
+    ok(defined $ttl && $ttl > 400,
+       'taking the lock resets the expiry (ttl ' . ($ttl // 'absent') . ')');
+    $k->close;
+    my ($free) = wait_record($id, sub { $_[0]{lock} == LOCK_FREE }, 5);
+    $ttl = mc_ttl($key);
+    ok($free && defined $ttl && $ttl > 400,
+       'after the release: free, expiry still the timeout (ttl '
+       . ($ttl // 'absent') . ')');
+
+    # an abandoned session is a tombstone for two leases, then gone
+    my $l = open_stream($id);
+    my $sl = $l->state(10);
+    $put = put_state($id, { %{ $sl || {} }, is_abandoned => 1 });
+    is($put->code, 200, 'PUT with IsAbandoned: 200');
+    $l->finish(5);
+    $rec = read_record($id);
+    $ttl = mc_ttl($key);
+    ok($rec && $rec->{lock} == LOCK_GONE && defined $ttl && $ttl > 0
+           && $ttl <= 2 * LOCK_LEASE,
+       'a tombstone that expires within two leases (ttl '
+       . ($ttl // 'absent') . ')') or diag(explain($rec));
+    my $t0 = Time::HiRes::time();
+    Time::HiRes::sleep(0.2) while defined mc_get($key)
+                                  && Time::HiRes::time() - $t0 < 2 * LOCK_LEASE + 3;
+    ok(!defined mc_get($key), sprintf('the tombstone is gone after %.1f s',
+                                      Time::HiRes::time() - $t0));
+}
