@@ -10,6 +10,7 @@
 #include "config.h"
 #include "endpoint.h"
 #include "json.h"
+#include "update.h"
 #include "keys.h"
 #include "lock.h"
 #include "lease.h"
@@ -197,38 +198,6 @@ static const char *collect(request_rec *r, apr_array_header_t *updates)
     return c.err;
 }
 
-static const char *apply_one(request_rec *r, rs_state_t *st,
-                             const rs_update_t *u)
-{
-    apr_hash_t *keys = rs_sconf(r->server)->keys;
-    int i;
-    if (u->abandon) {
-        st->is_abandoned = 1;
-        return NULL;
-    }
-    if (u->clear) {
-        rs_state_clear(st);
-    }
-    for (i = 0; i < u->remove->nelts; i++) {
-        const rs_item_t *it = &APR_ARRAY_IDX(u->remove, i, rs_item_t);
-        rs_state_remove(st, it->key, it->key_len);
-    }
-    for (i = 0; i < u->set->nelts; i++) {
-        const rs_item_t *it = &APR_ARRAY_IDX(u->set, i, rs_item_t);
-        const char *err = rs_keys_check(r->pool, keys, it->key, it->key_len,
-                                        it->value, it->value_len);
-        if (err) {
-            return err;
-        }
-        rs_state_set(r->pool, st, it->key, it->key_len, it->value,
-                     it->value_len);
-    }
-    if (u->timeout) {
-        st->timeout = (apr_uint32_t)u->timeout;
-    }
-    return NULL;
-}
-
 /* The state after all updates, or NULL and *err. */
 static rs_state_t *updated(request_rec *r, rs_req_t *q,
                            const apr_array_header_t *updates,
@@ -237,7 +206,8 @@ static rs_state_t *updated(request_rec *r, rs_req_t *q,
     rs_state_t *st = rs_state_copy(r->pool, current(q));
     int i;
     for (i = 0; i < updates->nelts && !st->is_abandoned; i++) {
-        *err = apply_one(r, st, &APR_ARRAY_IDX(updates, i, rs_update_t));
+        *err = rs_update_apply(r->pool, rs_sconf(r->server)->keys, st,
+                               &APR_ARRAY_IDX(updates, i, rs_update_t));
         if (*err) {
             return NULL;
         }
