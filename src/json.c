@@ -296,15 +296,22 @@ static const char *timeout_of(json_t *v, int *out)
     return NULL;
 }
 
-static const char *scalar_member(rs_update_t *u, const char *name, json_t *v)
+/* Names may hold "\u0000": compared by length, "set\u0000x" is no "set". */
+static int named(const char *name, apr_size_t len, const char *want)
 {
-    if (!strcmp(name, "abandon")) {
+    return len == strlen(want) && !memcmp(name, want, len);
+}
+
+static const char *scalar_member(rs_update_t *u, const char *name,
+                                 apr_size_t len, json_t *v)
+{
+    if (named(name, len, "abandon")) {
         return flag_of(v, &u->abandon, "\"abandon\" must be true or false");
     }
-    if (!strcmp(name, "clear")) {
+    if (named(name, len, "clear")) {
         return flag_of(v, &u->clear, "\"clear\" must be true or false");
     }
-    if (!strcmp(name, "timeout")) {
+    if (named(name, len, "timeout")) {
         return timeout_of(v, &u->timeout);
     }
     return NULL;
@@ -318,19 +325,20 @@ static const char *update_member(cursor_t *c, void *baton, const char *name,
     apr_size_t n;
     json_t *v;
 
-    if (!strcmp(name, "set")) {
+    if (named(name, name_len, "set")) {
         return walk_object(c, set_member, u->set,
                            "\"set\" must be an object of keys and values");
     }
-    if (strcmp(name, "abandon") && strcmp(name, "clear")
-        && strcmp(name, "timeout") && strcmp(name, "remove")) {
+    if (!named(name, name_len, "abandon") && !named(name, name_len, "clear")
+        && !named(name, name_len, "timeout")
+        && !named(name, name_len, "remove")) {
         return apr_psprintf(c->p, "unknown member \"%s\"", name);
     }
     if (!(v = next_value(c, 0, &raw, &n))) {
         return c->err;
     }
-    err = strcmp(name, "remove") ? scalar_member(u, name, v)
-                                 : keys_of(c->p, v, u->remove);
+    err = named(name, name_len, "remove") ? keys_of(c->p, v, u->remove)
+                                          : scalar_member(u, name, name_len, v);
     json_decref(v);
     return err;
 }
@@ -344,7 +352,8 @@ static const char *whole_object(cursor_t *c)
 
     skip_space(c);
     v = json_loadb(c->text + c->at, c->len - c->at, JSON_DISABLE_EOF_CHECK
-                   | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &e);
+                   | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL
+                   | JSON_ALLOW_NUL, &e);
     if (!v) {
         return apr_psprintf(c->p, "invalid JSON at byte %" APR_SIZE_T_FMT
                             ": %s", c->at + (apr_size_t)e.position,

@@ -117,7 +117,8 @@ void rs_lease_start(apr_pool_t *pchild, server_rec *s)
         && (rv = apr_thread_cond_create(&lease.cond, pchild)) == APR_SUCCESS
         && (rv = apr_thread_create(&lease.thread, NULL, run, NULL, pchild))
            == APR_SUCCESS) {
-        apr_pool_cleanup_register(pchild, NULL, stop, apr_pool_cleanup_null);
+        /* Before pchild's sub-pools (the thread's own) are destroyed. */
+        apr_pool_pre_cleanup_register(pchild, NULL, stop);
         return;
     }
     lease.thread = NULL;

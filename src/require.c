@@ -215,11 +215,18 @@ static rs_state_t *updated(request_rec *r, rs_req_t *q,
     return st;
 }
 
-static int refuse_update(request_rec *r, rs_req_t *q, const char *err)
+static void log_refusal(request_rec *r, rs_req_t *q, const char *err)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, RSLOG(00041)
                   "session %s: " UPDATE_HEADER " refused, nothing stored: %s",
                   q->s->id, err);
+}
+
+/* Nothing is stored; the lock goes back now, not after the 500 is sent. */
+static int refuse_update(request_rec *r, rs_req_t *q, const char *err)
+{
+    rs_lock_release(q->s);
+    log_refusal(r, q, err);
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
@@ -300,7 +307,7 @@ static void subrequest_updates(request_rec *r, rs_req_t *q)
         err = "it came from a subrequest after the response had started";
     }
     if (err || !(st = updated(r, q, updates, &err))) {
-        refuse_update(r, q, err);
+        log_refusal(r, q, err);
         return;
     }
     q->pending = st;
