@@ -167,6 +167,11 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
             break;
         }
     }
+    if (st == RS_UNAVAILABLE) {
+        /* The store just failed: end now, the lease frees the lock. */
+        s->held = 0;
+        return;
+    }
     rs_lock_release(s);
 }
 
