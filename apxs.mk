@@ -26,5 +26,6 @@ mod_remote_session.la: mod_remote_session.c $(RS_OBJS) $(RS_HDRS)
 	    $(if $(EXTRA_LDFLAGS),-Wl,"$(EXTRA_LDFLAGS)") \
 	    mod_remote_session.c $(RS_OBJS) $(RS_LIBS)
 
+# Replaced by rename, never rewritten in place: a running httpd has it mapped.
 mod_remote_session.so: mod_remote_session.la
-	cp .libs/mod_remote_session.so $@
+	cp .libs/mod_remote_session.so $@.tmp && mv -f $@.tmp $@
