@@ -168,7 +168,9 @@ P
     # the old generation goes away
     my $t0 = now();
     my @left;
-    while (now() - $t0 < 10) {
+    # generous: on a loaded machine idle keep-alive connections and the
+    # MPM's own maintenance cycle can hold an old child for seconds
+    while (now() - $t0 < 30) {
         my %now = map { $_ => 1 } httpd_children($own);
         @left = grep { $now{$_} } @old;
         last unless @left;
