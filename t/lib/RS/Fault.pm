@@ -1,7 +1,8 @@
 package RS::Fault;
 
 # Helpers of the fault-injection tests (t/4x_fault_*.t):
-#   - encode_state/decode_state: the binary session state of PROTOCOL.md;
+#   - encode_state/decode_state: the binary session state of PROTOCOL.md
+#     (wrappers of RS::Proto's codec);
 #     decode_record: the memcached record of docs/DESIGN.md (header + state)
 #   - RS::Fault::Conn: a raw HTTP/1.1 connection read with sysread and
 #     deadlines (response heads, chunked bodies), for requests that stay open
@@ -32,6 +33,7 @@ use Time::HiRes ();
 use Apache::Test ();
 use RS::Test ();
 use RS::Memcached ();
+use RS::Proto ();
 
 use constant LOCK_FREE      => 0;
 use constant LOCK_HELD      => 1;
@@ -58,65 +60,18 @@ sub now { Time::HiRes::time() }
 # ---------------------------------------------------------------------------
 # the binary state (PROTOCOL.md) and the record (docs/DESIGN.md)
 
-sub encode_7bit {
-    my $v = shift;
-    $v &= 0xFFFFFFFF;
-    my $out = '';
-    while ($v >= 0x80) {
-        $out .= chr(($v & 0x7F) | 0x80);
-        $v >>= 7;
-    }
-    return $out . chr($v);
-}
+# The encoder/decoder is RS::Proto's (written from PROTOCOL.md); these are
+# wrappers with this module's names and state hash.
 
-sub encode_string {
-    my $s = shift;
-    utf8::encode($s) if utf8::is_utf8($s);
-    return encode_7bit(length $s) . $s;
-}
+sub encode_7bit   { return RS::Proto::enc7(@_) }
+sub encode_string { return RS::Proto::enc_str(@_) }
 
 # encode_state(id => ..., items => [[key, json-bytes], ...], timeout => 20,
 #              new => 0, abandoned => 0, readonly => 0, unknown => [...])
 sub encode_state {
     my %o = @_;
-    my $b = chr(1) . encode_string($o{id})
-          . chr($o{new} ? 1 : 0) . chr($o{abandoned} ? 1 : 0)
-          . chr($o{readonly} ? 1 : 0) . encode_7bit($o{timeout} // 20);
-    my @items = @{ $o{items} || [] };
-    $b .= encode_7bit(scalar @items);
-    for my $it (@items) {
-        $b .= encode_string($it->[0]) . encode_7bit(length $it->[1]) . $it->[1];
-    }
-    my @unknown = @{ $o{unknown} || [] };
-    $b .= encode_7bit(scalar @unknown);
-    $b .= encode_string($_) for @unknown;
-    return $b;
-}
-
-sub _dec_7bit {
-    my ($b, $pos) = @_;
-    my ($v, $shift) = (0, 0);
-    for my $i (0 .. 4) {
-        die "truncated 7-bit int\n" if $$pos >= length $$b;
-        my $c = ord substr($$b, $$pos++, 1);
-        $v |= ($c & 0x7F) << $shift;
-        return $v unless $c & 0x80;
-        $shift += 7;
-    }
-    die "7-bit int longer than 5 bytes\n";
-}
-
-sub _dec_bytes {
-    my ($b, $pos, $n) = @_;
-    die "truncated\n" if $$pos + $n > length $$b;
-    my $s = substr($$b, $$pos, $n);
-    $$pos += $n;
-    return $s;
-}
-
-sub _dec_string {
-    my ($b, $pos) = @_;
-    return _dec_bytes($b, $pos, _dec_7bit($b, $pos));
+    delete $o{version};
+    return RS::Proto::encode_state(%o);
 }
 
 # decode_state($bytes) -> { id, new, abandoned, readonly, timeout,
@@ -124,29 +79,11 @@ sub _dec_string {
 #   rest => bytes after the state }; dies on malformed input.
 sub decode_state {
     my $bytes = shift;
-    my $pos = 0;
-    my $v = ord _dec_bytes(\$bytes, \$pos, 1);
-    die "version $v\n" unless $v == 1;
-    my %s;
-    $s{id} = _dec_string(\$bytes, \$pos);
-    $s{new}       = ord _dec_bytes(\$bytes, \$pos, 1);
-    $s{abandoned} = ord _dec_bytes(\$bytes, \$pos, 1);
-    $s{readonly}  = ord _dec_bytes(\$bytes, \$pos, 1);
-    $s{timeout} = _dec_7bit(\$bytes, \$pos);
-    my $n = _dec_7bit(\$bytes, \$pos);
-    for (1 .. $n) {
-        my $k = _dec_string(\$bytes, \$pos);
-        my $val = _dec_string(\$bytes, \$pos);
-        push @{ $s{items} }, [$k, $val];
-        $s{item}{$k} = $val;
-    }
-    $s{items} ||= [];
-    $s{item}  ||= {};
-    my $u = _dec_7bit(\$bytes, \$pos);
-    push @{ $s{unknown} }, _dec_string(\$bytes, \$pos) for 1 .. $u;
-    $s{unknown} ||= [];
-    $s{rest} = substr($bytes, $pos);
-    return \%s;
+    my $s = RS::Proto::decode_state($bytes, 1);
+    $s->{item} = { map { @$_ } @{ $s->{items} } };
+    $s->{rest} = substr($bytes, delete $s->{length});
+    delete $s->{version};
+    return $s;
 }
 
 # decode_record($raw) -> { lock, kind, owner (hex), renewed (seconds, float),

@@ -2,8 +2,9 @@ package RS::Hostile;
 
 # Helpers of the contention, hostile-input and memory tests (t/5x_*.t) and
 # of bench/:
-#   - an independent Perl encoder/decoder of the binary session state
-#     (PROTOCOL.md, version 1): enc_state(), dec_state(), enc_7bit(), ...
+#   - the binary session state (PROTOCOL.md, version 1): enc_state(),
+#     dec_state(), enc_7bit(), ..., wrappers of RS::Proto's encoder/decoder
+#     (independent of the module's C codec)
 #   - a raw keep-alive HTTP/1.1 client that sends exactly the bytes it is
 #     given (hostile headers, chunked bodies) and reads any answer:
 #     RS::Hostile::Client
@@ -19,7 +20,8 @@ package RS::Hostile;
 #   use lib 't/lib';
 #   use RS::Hostile qw(:all);
 #
-# Nothing here needs Apache::Test, so bench/ scripts use it too.
+# bench/ scripts use it too (RS::Proto loads Apache::Test but needs no test
+# configuration to encode or decode).
 
 use strict;
 use warnings;
@@ -32,6 +34,8 @@ use Time::HiRes ();
 use File::Path ();
 use File::Spec ();
 use Cwd ();
+
+use RS::Proto ();
 
 use constant API_KEY     => '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
 use constant KEY_HEADER  => 'X-SystemWebAdapter-RemoteAppAuthentication-Key';
@@ -51,151 +55,37 @@ our @EXPORT_OK = qw(
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 # ---------------------------------------------------------------------------
-# the binary state (PROTOCOL.md), written from the spec, not from src/codec.c
+# the binary state (PROTOCOL.md): RS::Proto's encoder/decoder, written from
+# the spec, not from src/codec.c
 
-# .NET Write7BitEncodedInt of a 32-bit value.
-sub enc_7bit {
-    my $v = shift;
-    $v &= 0xFFFFFFFF;
-    my $o = '';
-    while ($v >= 0x80) {
-        $o .= chr(($v & 0x7F) | 0x80);
-        $v >>= 7;
-    }
-    return $o . chr($v);
-}
-
-# a string: its byte length as a 7-bit int, then the bytes (already UTF-8)
-sub enc_str {
-    my $b = shift;
-    utf8::downgrade($b);    # dies on wide characters: pass bytes
-    return enc_7bit(length $b) . $b;
-}
+sub enc_7bit   { return RS::Proto::enc7(@_) }
+sub enc_str    { return RS::Proto::enc_str(@_) }
+sub utf8_valid { return RS::Proto::utf8_valid(@_) }
 
 # enc_state({ id, new, abandoned, readonly, timeout, items => [[k, v], ...],
 #             unknown => [k, ...] }) -> bytes. Raw overrides for hostile
 # bodies: version => n.
-sub enc_state {
-    my $s = shift;
-    my $b = chr($s->{version} // 1);
-    $b .= enc_str($s->{id} // '');
-    $b .= chr($s->{new} ? 1 : 0) . chr($s->{abandoned} ? 1 : 0)
-        . chr($s->{readonly} ? 1 : 0);
-    $b .= enc_7bit($s->{timeout} // 20);
-    my @items = @{ $s->{items} || [] };
-    $b .= enc_7bit(scalar @items);
-    $b .= enc_str($_->[0]) . enc_str($_->[1]) for @items;
-    my @unknown = @{ $s->{unknown} || [] };
-    $b .= enc_7bit(scalar @unknown);
-    $b .= enc_str($_) for @unknown;
-    return $b;
-}
-
-# RFC 3629 well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-sub utf8_valid {
-    my $s = shift;
-    return $s =~ /\A(?:
-          [\x00-\x7F]
-        | [\xC2-\xDF][\x80-\xBF]
-        | \xE0[\xA0-\xBF][\x80-\xBF]
-        | [\xE1-\xEC\xEE\xEF][\x80-\xBF]{2}
-        | \xED[\x80-\x9F][\x80-\xBF]
-        | \xF0[\x90-\xBF][\x80-\xBF]{2}
-        | [\xF1-\xF3][\x80-\xBF]{3}
-        | \xF4[\x80-\x8F][\x80-\xBF]{2}
-    )*\z/x ? 1 : 0;
-}
+sub enc_state { return RS::Proto::encode_state(%{ $_[0] }) }
 
 # dec_state($bytes, %opt) -> ($state, undef) or (undef, $error).
 # $error starts with 'truncated' when more bytes could make it valid.
+# The session ID and keys must be well-formed UTF-8.
 # Options: max => largest declared length (default 1000000);
 # prefix => 1: accept trailing bytes, $state->{consumed} says how many
 # bytes the state took.
 sub dec_state {
     my ($buf, %o) = @_;
-    my $max = $o{max} // 1_000_000;
-    my $len = length $buf;
-    my $p = 0;
-    my $err;
-    my $byte = sub {
-        my $what = shift;
-        if ($p >= $len) { $err //= "truncated: $what"; return }
-        return ord substr($buf, $p++, 1);
+    my $st = eval {
+        RS::Proto::decode_state($buf, $o{prefix}, utf8 => 1,
+                                max => $o{max} // 1_000_000,
+                                count_check => 1);
     };
-    my $int7 = sub {
-        my $what = shift;
-        my ($v, $shift) = (0, 0);
-        for my $i (1 .. 5) {
-            my $b = $byte->($what);
-            return unless defined $b;
-            if ($i == 5 && $b > 0x0F) {
-                $err //= "$what: 7-bit int too long";
-                return;
-            }
-            $v |= ($b & 0x7F) << $shift;
-            return $v unless $b & 0x80;
-            $shift += 7;
-        }
-        return;
-    };
-    my $str = sub {
-        my ($what, $utf8) = @_;
-        my $n = $int7->($what);
-        return unless defined $n;
-        if ($n > $max) { $err //= "$what: length $n over max"; return }
-        if ($n > $len - $p) { $err //= "truncated: $what data"; return }
-        my $s = substr($buf, $p, $n);
-        $p += $n;
-        if ($utf8 && !utf8_valid($s)) { $err //= "$what: bad UTF-8"; return }
-        return $s;
-    };
-    my $bool = sub {
-        my $what = shift;
-        my $b = $byte->($what);
-        return unless defined $b;
-        if ($b > 1) { $err //= "$what: not a bool"; return }
-        return $b;
-    };
-    my %st;
-    DECODE: {
-        my $v = $byte->('version');
-        last DECODE unless defined $v;
-        if ($v != 1) { $err = "version $v"; last DECODE }
-        defined($st{id} = $str->('id', 1)) or last DECODE;
-        defined($st{new} = $bool->('new')) or last DECODE;
-        defined($st{abandoned} = $bool->('abandoned')) or last DECODE;
-        defined($st{readonly} = $bool->('readonly')) or last DECODE;
-        defined($st{timeout} = $int7->('timeout')) or last DECODE;
-        my $n = $int7->('count');
-        last DECODE unless defined $n;
-        # each item needs at least 2 bytes (module's early refusal; the
-        # answer is the same as the truncation it would meet)
-        if ($n > ($len - $p) / 2) { $err = 'truncated: count'; last DECODE }
-        $st{items} = [];
-        for (1 .. $n) {
-            my $k = $str->('key', 1);
-            last DECODE unless defined $k;
-            my $val = $str->('value', 0);
-            last DECODE unless defined $val;
-            push @{ $st{items} }, [$k, $val];
-        }
-        my $u = $int7->('unknown count');
-        last DECODE unless defined $u;
-        if ($u > $len - $p) { $err = 'truncated: unknown count'; last DECODE }
-        $st{unknown} = [];
-        for (1 .. $u) {
-            my $k = $str->('unknown key', 1);
-            last DECODE unless defined $k;
-            push @{ $st{unknown} }, $k;
-        }
-        if ($p != $len && !$o{prefix}) {
-            $err = ($len - $p) . ' trailing bytes';
-            last DECODE;
-        }
-        $st{consumed} = $p;
-        return (\%st, undef);
+    unless ($st) {
+        (my $err = $@ || 'error') =~ s/\n\z//;
+        return (undef, $err);
     }
-    return (undef, $err // 'error');
+    $st->{consumed} = $st->{length};
+    return ($st, undef);
 }
 
 # state_item($state, $key) -> the value bytes of that item, or undef

@@ -28,7 +28,7 @@ use RS::Test qw(API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
                 endpoint_request send_request mc_command);
 
 our @EXPORT_OK = qw(
-    enc7 enc_str encode_state decode_state state_dump hexdump
+    enc7 enc_str encode_state decode_state utf8_valid state_dump hexdump
     ID_RE suite_port vhost_port
     ro_get hold_get put_state new_session_id session_key mc_exptime
     mc_stats
@@ -77,13 +77,36 @@ sub encode_state {
     return $b;
 }
 
-# decode_state($bytes, $allow_trailing) -> { version, id, new, abandoned,
-# readonly, timeout, items => [[key, value bytes], ...], unknown => [...],
-# length => bytes used }. Dies "truncated\n" when the bytes end early (more
-# may come), and with another message when they are not a state. Without
-# $allow_trailing, bytes after the state are an error.
+# RFC 3629 well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+sub utf8_valid {
+    my $s = shift;
+    return $s =~ /\A(?:
+          [\x00-\x7F]
+        | [\xC2-\xDF][\x80-\xBF]
+        | \xE0[\xA0-\xBF][\x80-\xBF]
+        | [\xE1-\xEC\xEE\xEF][\x80-\xBF]{2}
+        | \xED[\x80-\x9F][\x80-\xBF]
+        | \xF0[\x90-\xBF][\x80-\xBF]{2}
+        | [\xF1-\xF3][\x80-\xBF]{3}
+        | \xF4[\x80-\x8F][\x80-\xBF]{2}
+    )*\z/x ? 1 : 0;
+}
+
+# decode_state($bytes, $allow_trailing, %opt) -> { version, id, new,
+# abandoned, readonly, timeout, items => [[key, value bytes], ...],
+# unknown => [...], length => bytes used }. Dies "truncated\n" when the
+# bytes end early (more may come), and with another message when they are
+# not a state. Without $allow_trailing, bytes after the state are an error.
+# The one decoder of the test helpers (RS::Wire, RS::Require, RS::Hostile
+# and RS::Fault wrap it). Options, for hostile input:
+#   utf8 => 1      the session ID, item keys and unknown keys must be
+#                  well-formed UTF-8
+#   max => n       a declared string length over n is an error
+#   count_check => 1  an item count over (bytes left) / 2 or an unknown
+#                  count over the bytes left is "truncated" at once (the
+#                  module's early refusal)
 sub decode_state {
-    my ($b, $allow_trailing) = @_;
+    my ($b, $allow_trailing, %o) = @_;
     my $p = 0;
     my $n = length $b;
     my $byte = sub {
@@ -108,29 +131,37 @@ sub decode_state {
         return $c;
     };
     my $bytes = sub {
+        my $what = shift;
         my $len = $int->();
+        die "$what: length $len over max\n"
+            if defined $o{max} && $len > $o{max};
         die "truncated\n" if $p + $len > $n;
         my $s = substr($b, $p, $len);
         $p += $len;
+        die "$what: bad UTF-8\n"
+            if $o{utf8} && $what ne 'value' && !utf8_valid($s);
         return $s;
     };
     my %st;
     $st{version} = $byte->();
     die "version $st{version}, not 1\n" unless $st{version} == 1;
-    $st{id} = $bytes->();
+    $st{id} = $bytes->('id');
     $st{new} = $bool->('IsNewSession');
     $st{abandoned} = $bool->('IsAbandoned');
     $st{readonly} = $bool->('IsReadOnly');
     $st{timeout} = $int->();
     my $count = $int->();
+    # each item needs at least 2 bytes
+    die "truncated\n" if $o{count_check} && $count > ($n - $p) / 2;
     for (1 .. $count) {
-        my $k = $bytes->();
-        my $v = $bytes->();
+        my $k = $bytes->('key');
+        my $v = $bytes->('value');
         push @{ $st{items} }, [$k, $v];
     }
     $st{items} ||= [];
     my $unknown = $int->();
-    push @{ $st{unknown} }, $bytes->() for 1 .. $unknown;
+    die "truncated\n" if $o{count_check} && $unknown > $n - $p;
+    push @{ $st{unknown} }, $bytes->('unknown key') for 1 .. $unknown;
     $st{unknown} ||= [];
     $st{length} = $p;
     die sprintf("%d trailing bytes after the state\n", $n - $p)

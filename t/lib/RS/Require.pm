@@ -9,7 +9,7 @@ package RS::Require;
 #   - upd(): a query string of ?update=<JSON> parameters for env.cgi
 #   - raw_members(): a JSON object's members with each value's text as is
 #   - decode_state()/encode_state(): the binary session state of PROTOCOL.md
-#     ("Serialized session state"), a small decoder/encoder of our own
+#     ("Serialized session state"), wrappers of RS::Proto's decoder/encoder
 #   - ep_read(), ep_hold(), ep_put(): the endpoint's read-only GET, a
 #     writeable GET held open on a raw socket, and the PUT that commits it
 #   - counter_example_tests(): the checks t/37 and t/38 run on the examples
@@ -35,6 +35,7 @@ use URI::Escape ();
 use Apache::Test ();
 use Apache::TestRequest ();
 use RS::Test qw(:all);
+use RS::Proto ();
 
 our @EXPORT_OK = qw(
     rq_url rq_get rq_request timed set_cookies sid_of cookie_line env_of
@@ -234,35 +235,9 @@ sub upd {
 # ---------------------------------------------------------------------------
 # the binary session state (PROTOCOL.md, version 1)
 
-sub _get7 {
-    my ($b, $p) = @_;
-    my ($v, $shift) = (0, 0);
-    for my $i (1 .. 5) {
-        return undef if $$p >= length $$b;    # incomplete
-        my $c = ord substr($$b, $$p++, 1);
-        $v |= ($c & 0x7f) << $shift;
-        $shift += 7;
-        return $v & 0xffffffff unless $c & 0x80;
-    }
-    die "RS::Require: 7-bit int longer than 5 bytes\n";
-}
-
-sub _getstr {
-    my ($b, $p) = @_;
-    my $n = _get7($b, $p);
-    return undef if !defined $n || $$p + $n > length $$b;
-    my $s = substr $$b, $$p, $n;
-    $$p += $n;
-    return $s;
-}
-
-sub _get1 {
-    my ($b, $p) = @_;
-    return undef if $$p >= length $$b;
-    my $c = ord substr($$b, $$p++, 1);
-    die "RS::Require: bool byte $c\n" if $c > 1;
-    return $c;
-}
+# The encoder/decoder is RS::Proto's (written from PROTOCOL.md); these are
+# wrappers for this module's state hash (is_new, is_abandoned, is_readonly,
+# item).
 
 # decode_state($bytes) -> { id, is_new, is_abandoned, is_readonly, timeout,
 # items => [ [key, value bytes], ... ], item => { key => value }, unknown =>
@@ -270,67 +245,28 @@ sub _get1 {
 # when the bytes end early (more may come); dies when they are malformed.
 sub decode_state {
     my $bytes = shift;
-    my $b = \$bytes;
-    my $p = 0;
-    my %st;
-    return undef if !length $bytes;
-    my $version = ord substr($bytes, $p++, 1);
-    die "RS::Require: state version $version\n" unless $version == 1;
-    defined($st{id} = _getstr($b, \$p)) or return undef;
-    for my $f (qw(is_new is_abandoned is_readonly)) {
-        defined($st{$f} = _get1($b, \$p)) or return undef;
+    my $s = eval { RS::Proto::decode_state($bytes, 1) };
+    unless ($s) {
+        return undef if $@ eq "truncated\n";
+        die "RS::Require: $@";
     }
-    defined($st{timeout} = _get7($b, \$p)) or return undef;
-    my $n = _get7($b, \$p) // return undef;
-    $st{items} = [];
-    for (1 .. $n) {
-        my $k = _getstr($b, \$p) // return undef;
-        my $v = _getstr($b, \$p) // return undef;
-        push @{ $st{items} }, [$k, $v];
-        $st{item}{$k} = $v;
-    }
-    my $u = _get7($b, \$p) // return undef;
-    $st{unknown} = [];
-    for (1 .. $u) {
-        push @{ $st{unknown} }, _getstr($b, \$p) // return undef;
-    }
-    return wantarray ? (\%st, $p) : \%st;
-}
-
-sub _put7 {
-    my $v = shift() & 0xffffffff;
-    my $out = '';
-    while ($v >= 0x80) {
-        $out .= chr(($v & 0x7f) | 0x80);
-        $v >>= 7;
-    }
-    return $out . chr $v;
-}
-
-sub _putstr {
-    my $s = shift;
-    utf8::encode($s) if utf8::is_utf8($s);
-    return _put7(length $s) . $s;
+    my %st = (id => $s->{id}, is_new => $s->{new},
+              is_abandoned => $s->{abandoned}, is_readonly => $s->{readonly},
+              timeout => $s->{timeout}, items => $s->{items},
+              item => { map { @$_ } @{ $s->{items} } },
+              unknown => $s->{unknown});
+    return wantarray ? (\%st, $s->{length}) : \%st;
 }
 
 # encode_state({ id, timeout, items => [[k, v], ...], is_new, is_abandoned,
 # is_readonly, unknown }) -> bytes. Values are written as the bytes given.
 sub encode_state {
     my $st = shift;
-    my $out = chr(1) . _putstr($st->{id});
-    $out .= chr($st->{$_} ? 1 : 0) for qw(is_new is_abandoned is_readonly);
-    $out .= _put7($st->{timeout} // 20);
-    my @items = @{ $st->{items} || [] };
-    $out .= _put7(scalar @items);
-    for my $it (@items) {
-        my $v = $it->[1];
-        utf8::encode($v) if utf8::is_utf8($v);
-        $out .= _putstr($it->[0]) . _put7(length $v) . $v;
-    }
-    my @u = @{ $st->{unknown} || [] };
-    $out .= _put7(scalar @u);
-    $out .= _putstr($_) for @u;
-    return $out;
+    return RS::Proto::encode_state(
+        id => $st->{id}, new => $st->{is_new},
+        abandoned => $st->{is_abandoned}, readonly => $st->{is_readonly},
+        timeout => $st->{timeout}, items => $st->{items},
+        unknown => $st->{unknown});
 }
 
 # state_items($state) -> { key => value } (a copy)

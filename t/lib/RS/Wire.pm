@@ -3,9 +3,10 @@ package RS::Wire;
 # What the lock tests (t/2x_*.t) need on top of RS::Test:
 #
 #   - the session state's binary format, version 1 (PROTOCOL.md), in Perl:
-#     encode_state / decode_state / decode_state_prefix, written from the
-#     protocol text (not from the module's C code), so the tests check the
-#     module against the protocol rather than against itself
+#     encode_state / decode_state / decode_state_prefix, wrappers of
+#     RS::Proto's codec, written from the protocol text (not from the
+#     module's C code), so the tests check the module against the protocol
+#     rather than against itself
 #   - the memcached record of docs/DESIGN.md: pack_record / unpack_record /
 #     read_record, for looking at the lock and for planting records
 #   - the protocol's requests: new_session, ro_get, put_state, and
@@ -31,9 +32,10 @@ use IO::Select ();
 use Time::HiRes ();
 
 use RS::Test qw(:all);
+use RS::Proto ();
 
 our @EXPORT_OK = qw(
-    write_7bit read_7bit encode_state decode_state decode_state_prefix
+    write_7bit encode_state decode_state decode_state_prefix
     item_of items_of
     LOCK_FREE LOCK_HELD LOCK_COMMITTED LOCK_GONE
     KIND_NONE KIND_ENDPOINT KIND_EXCLUSIVE
@@ -51,53 +53,15 @@ use constant RECORD_HEAD => 33;
 # ---------------------------------------------------------------------------
 # the state format
 
+# The encoder/decoder is RS::Proto's (written from PROTOCOL.md); these are
+# wrappers for this module's state hash (is_new, is_abandoned, is_readonly).
+
 # .NET Write7BitEncodedInt of a 32-bit value (as unsigned).
 sub write_7bit {
     my $v = shift;
     die "RS::Wire: 7-bit int out of range: $v\n"
         if $v < 0 || $v > 0xFFFFFFFF;
-    my $out = '';
-    while ($v >= 0x80) {
-        $out .= chr(($v & 0x7F) | 0x80);
-        $v >>= 7;
-    }
-    return $out . chr($v);
-}
-
-# read_7bit(\$buf, \$pos) -> value; dies 'short' when the buffer ends first,
-# or with a message for a sixth continuation byte.
-sub read_7bit {
-    my ($buf, $pos) = @_;
-    my ($v, $shift) = (0, 0);
-    for my $i (0 .. 4) {
-        die "short\n" if $$pos >= length $$buf;
-        my $b = ord substr($$buf, $$pos++, 1);
-        $v |= ($b & 0x7F) << $shift;
-        return $v & 0xFFFFFFFF unless $b & 0x80;
-        $shift += 7;
-    }
-    die "RS::Wire: 7-bit int longer than 5 bytes\n";
-}
-
-sub _string {
-    my $s = shift;
-    utf8::encode($s) if utf8::is_utf8($s);
-    return write_7bit(length $s) . $s;
-}
-
-sub _read_bytes {
-    my ($buf, $pos, $n) = @_;
-    die "short\n" if $$pos + $n > length $$buf;
-    my $s = substr($$buf, $$pos, $n);
-    $$pos += $n;
-    return $s;
-}
-
-sub _read_bool {
-    my ($buf, $pos) = @_;
-    my $b = ord _read_bytes($buf, $pos, 1);
-    die "RS::Wire: bool byte $b at " . ($$pos - 1) . "\n" if $b > 1;
-    return $b;
+    return RS::Proto::enc7($v);
 }
 
 # encode_state(id => ..., items => [[k, v], ...] | {k => v}, ...) -> bytes
@@ -106,55 +70,27 @@ sub encode_state {
     my $items = $s{items} || [];
     $items = [ map { [ $_, $items->{$_} ] } sort keys %$items ]
         if ref $items eq 'HASH';
-    my $out = chr(1) . _string($s{id} // '')
-        . chr($s{is_new} ? 1 : 0) . chr($s{is_abandoned} ? 1 : 0)
-        . chr($s{is_readonly} ? 1 : 0)
-        . write_7bit($s{timeout} // 20)
-        . write_7bit(scalar @$items);
-    for my $it (@$items) {
-        my $v = $it->[1] // '';
-        $out .= _string($it->[0]) . write_7bit(length $v) . $v;
-    }
-    my $unknown = $s{unknown} || [];
-    $out .= write_7bit(scalar @$unknown);
-    $out .= _string($_) for @$unknown;
-    return $out;
+    return RS::Proto::encode_state(
+        id => $s{id}, new => $s{is_new}, abandoned => $s{is_abandoned},
+        readonly => $s{is_readonly}, timeout => $s{timeout},
+        items => [ map { [ $_->[0], $_->[1] // '' ] } @$items ],
+        unknown => $s{unknown});
 }
 
 # decode_state_prefix($bytes) -> ($state, $bytes_used), or () when $bytes
 # is a proper prefix of a state (more is needed); dies when malformed.
 sub decode_state_prefix {
     my $buf = shift;
-    my $pos = 0;
-    my %s;
-    my $ok = eval {
-        my $ver = ord _read_bytes(\$buf, \$pos, 1);
-        die "RS::Wire: state version $ver, not 1\n" unless $ver == 1;
-        $s{id} = _read_bytes(\$buf, \$pos, read_7bit(\$buf, \$pos));
-        $s{is_new} = _read_bool(\$buf, \$pos);
-        $s{is_abandoned} = _read_bool(\$buf, \$pos);
-        $s{is_readonly} = _read_bool(\$buf, \$pos);
-        $s{timeout} = read_7bit(\$buf, \$pos);
-        my $n = read_7bit(\$buf, \$pos);
-        for (1 .. $n) {
-            my $k = _read_bytes(\$buf, \$pos, read_7bit(\$buf, \$pos));
-            my $v = _read_bytes(\$buf, \$pos, read_7bit(\$buf, \$pos));
-            push @{ $s{items} }, [ $k, $v ];
-        }
-        $s{items} ||= [];
-        $n = read_7bit(\$buf, \$pos);
-        for (1 .. $n) {
-            push @{ $s{unknown} },
-                _read_bytes(\$buf, \$pos, read_7bit(\$buf, \$pos));
-        }
-        $s{unknown} ||= [];
-        1;
-    };
-    unless ($ok) {
-        return if $@ eq "short\n";
-        die $@;
+    my $st = eval { RS::Proto::decode_state($buf, 1) };
+    unless ($st) {
+        return if $@ eq "truncated\n";
+        die "RS::Wire: $@";
     }
-    return (\%s, $pos);
+    my %s = (id => $st->{id}, is_new => $st->{new},
+             is_abandoned => $st->{abandoned},
+             is_readonly => $st->{readonly}, timeout => $st->{timeout},
+             items => $st->{items}, unknown => $st->{unknown});
+    return (\%s, $st->{length});
 }
 
 # decode_state($bytes) -> $state; dies when malformed, short or followed by
