@@ -142,15 +142,11 @@ sub start_foreground {
     return ($status, $out);
 }
 
-# Does the module have SessionRequire yet? (It is being implemented.)
 my ($sr_rc, $sr_out) = config_test(write_conf($store, $key, $endpoint,
     "<Location /req>\n    SessionRequire On\n</Location>"));
-my $have_session_require = $sr_out !~ /Invalid command 'SessionRequire'/;
 
 for my $case (@bad) {
     my ($name, $directive, $lines) = @$case;
-    local $TODO = 'SessionRequire is not implemented yet'
-        if $directive eq 'SessionRequire' && !$have_session_require;
     my ($rc, $out) = config_test(write_conf(@$lines));
     isnt($rc, 0, "$name: httpd -t fails");
     like($out, qr/\Q$directive\E/, "$name: the message names $directive")
@@ -195,9 +191,5 @@ for my $case (@bad) {
     is($rc, 0, 'a valid configuration passes httpd -t') or diag($out);
     like($out, qr/Syntax OK/, 'httpd -t says Syntax OK') or diag($out);
 }
-{
-    local $TODO = 'SessionRequire is not implemented yet'
-        unless $have_session_require;
-    is($sr_rc, 0, 'SessionRequire On in a <Location> passes httpd -t')
-        or diag($sr_out);
-}
+is($sr_rc, 0, 'SessionRequire On in a <Location> passes httpd -t')
+    or diag($sr_out);
