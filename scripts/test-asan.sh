@@ -11,8 +11,10 @@ chmod 755 "$work"
 cd "$work"
 san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 make -s mod_remote_session.so EXTRA_CFLAGS="$san" EXTRA_LDFLAGS="$san" >/dev/null
-mkdir -p t/logs
-reports="$work/t/logs/sanitizer"
+# httpd's children run as nobody: the reports need a directory they can write
+mkdir -p "$work/sanitizer"
+chmod 1777 "$work/sanitizer"
+reports="$work/sanitizer/report"
 # Only httpd gets the runtimes: perl, python and memcached stay as they are.
 real=$(apxs -q SBINDIR)/$(apxs -q TARGET)
 cat > "$work/httpd-asan" <<WRAP
