@@ -111,7 +111,9 @@ sub run_clients {
                 push @{ $s{other} }, "$kind: $code";
             }
             $s{not_ended}++ if $kind eq 'E' && $code eq '200' && !$ended;
-            $s{wrong_session}++ if ($sid // '') ne $id || ($new // '') ne '0';
+            # a 503 (lock timeout, allowed) carries no session to compare
+            $s{wrong_session}++ if $code eq '200'
+                && (($sid // '') ne $id || ($new // '') ne '0');
         }
     }
     my ($st, $res) = read_state($port, $id);
