@@ -58,7 +58,8 @@ our @EXPORT_OK = qw(
     LOCK_TIMEOUT LOCK_LEASE
     api_key endpoint_url endpoint_request send_request
     raw_connect raw_send read_response_head
-    mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_flush_all
+    mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_keys_added
+    mc_flush_all
     free_port t_dir error_log_since
     start_httpd2 stop_httpd2
 );
@@ -297,6 +298,15 @@ sub mc_keys {
         push @keys, $k if !defined $prefix || index($k, $prefix) == 0;
     }
     return sort @keys;
+}
+
+# mc_keys_added($prefix, @before) -> the keys with $prefix memcached holds
+# now that are not in @before. Items of earlier tests expire while a test
+# runs, so "nothing was added" must not be judged by comparing whole lists.
+sub mc_keys_added {
+    my ($prefix, @before) = @_;
+    my %before = map { $_ => 1 } @before;
+    return grep { !$before{$_} } mc_keys($prefix);
 }
 
 # ---------------------------------------------------------------------------
