@@ -167,8 +167,14 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
             break;
         }
     }
-    if (st == RS_UNAVAILABLE) {
-        /* The store just failed: end now, the lease frees the lock. */
+    if (st == RS_LOST) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, s->r, RSLOG(00061)
+                      "session %s: lock lost (not renewed within the lease, "
+                      "or the session expired); GET ended", s->id);
+    }
+    if (st == RS_UNAVAILABLE || st == RS_CORRUPT) {
+        /* Logged by the poll, which another read would only repeat: end
+         * now, the lease frees the lock. */
         s->held = 0;
         return;
     }
@@ -191,15 +197,17 @@ static int writeable_get(request_rec *r, rs_session_t *s)
 /*
  * Reads the body into pool memory, up to limit bytes. With s given it does
  * not block: while no data is there it renews s's lock, so that a client
- * running its own request keeps its lease, for at most the session timeout.
+ * running its own request keeps its lease, for at most the session timeout;
+ * a failed renewal ends it with APR_TIMEUP and the status in *lock.
  */
 static apr_status_t read_body(request_rec *r, rs_session_t *s,
-                              apr_size_t limit, char **buf, apr_size_t *len)
+                              apr_size_t limit, char **buf, apr_size_t *len,
+                              rs_status_e *lock)
 {
     apr_bucket_brigade *bb = brigade(r), *all = brigade(r);
     apr_time_t end = s ? apr_time_now() + apr_time_from_sec(
                              (apr_time_t)s->state->timeout * 60) : 0;
-    apr_off_t have = 0;
+    apr_off_t have = 0, got;
     apr_status_t rv;
     int eos = 0;
 
@@ -209,7 +217,8 @@ static apr_status_t read_body(request_rec *r, rs_session_t *s,
                             HUGE_STRING_LEN);
         if (APR_STATUS_IS_EAGAIN(rv) || (rv == APR_SUCCESS
                                          && APR_BRIGADE_EMPTY(bb))) {
-            if (s && (rs_lock_renew(s) != RS_OK || apr_time_now() > end)) {
+            if (s && ((*lock = rs_lock_renew(s)) != RS_OK
+                      || apr_time_now() > end)) {
                 return APR_TIMEUP;
             }
             apr_sleep(BODY_POLL);
@@ -219,9 +228,9 @@ static apr_status_t read_body(request_rec *r, rs_session_t *s,
             return rv;
         }
         eos = APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb));
+        apr_brigade_length(bb, 1, &got);
         APR_BRIGADE_CONCAT(all, bb);
-        apr_brigade_length(all, 1, &have);
-        if ((apr_size_t)have > limit) {
+        if ((apr_size_t)(have += got) > limit) {
             return APR_ENOSPC;
         }
     }
@@ -260,6 +269,25 @@ static const char *check_keys(request_rec *r, const char *id,
     return err;
 }
 
+static void body_too_large(request_rec *r, const rs_session_t *s)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00034)
+                  "session %s: %s body exceeds RemoteSessionMaxSize", s->id,
+                  r->method);
+}
+
+/* POST: the lock went while the client ran its request, or at commit. */
+static const char *lock_lost(request_rec *r, const rs_session_t *s,
+                             rs_status_e st)
+{
+    if (st == RS_LOST) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00062)
+                      "session %s: lock lost (not renewed within the lease, "
+                      "or the session expired); POST not committed", s->id);
+    }
+    return "Session could not be committed";
+}
+
 static int put(request_rec *r, rs_session_t *s)
 {
     rs_server_conf *c = rs_sconf(r->server);
@@ -270,14 +298,9 @@ static int put(request_rec *r, rs_session_t *s)
     apr_status_t rv;
     rs_status_e status;
 
-    if (!s->id) {
-        return refuse(r, NULL, MSG_NO_ID);
-    }
-    rv = read_body(r, NULL, rs_max_size(c), &buf, &len);
+    rv = read_body(r, NULL, rs_max_size(c), &buf, &len, NULL);
     if (rv == APR_ENOSPC) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00034)
-                      "session %s: PUT body exceeds RemoteSessionMaxSize",
-                      s->id);
+        body_too_large(r, s);
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
     if (rv != APR_SUCCESS) {
@@ -308,10 +331,15 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
     apr_size_t len;
     rs_state_t *st;
     const char *err;
+    rs_status_e lock = RS_OK;
     apr_status_t rv = read_body(r, s, rs_max_size(rs_sconf(r->server)),
-                                &buf, &len);
+                                &buf, &len, &lock);
     if (rv == APR_ENOSPC) {
+        body_too_large(r, s);
         return "Session state exceeds RemoteSessionMaxSize";
+    }
+    if (lock != RS_OK) {
+        return lock_lost(r, s, lock);
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, RSLOG(00035)
@@ -325,13 +353,13 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
     if ((err = check_keys(r, s->id, st))) {
         return err;
     }
-    switch (rs_lock_commit(s, st)) {
+    switch (lock = rs_lock_commit(s, st)) {
     case RS_OK:
         return NULL;
     case RS_TOO_LARGE:
         return "Session state exceeds RemoteSessionMaxSize";
     default:
-        return "Session could not be committed";
+        return lock_lost(r, s, lock);
     }
 }
 

@@ -11,7 +11,8 @@
 
 int rs_endpoint_handler(request_rec *r);
 
-/* Shared with SessionRequire: an rs_status_e as an HTTP status, logged. */
+/* Shared with SessionRequire: an rs_status_e (already logged where it was
+ * decided) as an HTTP status, with Retry-After on a 503. */
 int rs_http_status(request_rec *r, int status);
 
 #endif

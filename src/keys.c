@@ -3,6 +3,7 @@
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_escape.h>
 #include "keys.h"
 #include "json.h"
 
@@ -68,6 +69,20 @@ apr_hash_t *rs_keys_merge(apr_pool_t *p, apr_hash_t *base, apr_hash_t *over)
     return apr_hash_overlay(p, over, base);
 }
 
+/*
+ * A key as refusals show it: PUT answers carry the message in the reason
+ * phrase, so control and non-ASCII bytes are escaped, and a huge key is cut.
+ */
+#define SHOWN_KEY_MAX 64
+
+static const char *shown(apr_pool_t *p, const char *key, apr_size_t len)
+{
+    const char *k = apr_pstrmemdup(p, key, len > SHOWN_KEY_MAX ? SHOWN_KEY_MAX
+                                                              : len);
+    return apr_pstrcat(p, apr_pescape_echo(p, k, 0),
+                       len > SHOWN_KEY_MAX ? "..." : "", NULL);
+}
+
 const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
                           apr_size_t key_len, const char *json,
                           apr_size_t json_len)
@@ -78,8 +93,8 @@ const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
     if (reg && apr_hash_count(reg)) {
         k = apr_hash_get(reg, key, (apr_ssize_t)key_len);
         if (!k) {
-            return apr_psprintf(p, "key '%.*s' is not registered "
-                                "(RemoteSessionKey)", (int)key_len, key);
+            return apr_psprintf(p, "key '%s' is not registered "
+                                "(RemoteSessionKey)", shown(p, key, key_len));
         }
     }
     if (json_len == 0) {
@@ -88,8 +103,9 @@ const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
     got = rs_json_check(p, json, json_len, k ? k->type : RS_TYPE_JSON,
                         k ? k->nullable : 1);
     if (got) {
-        return apr_psprintf(p, "key '%.*s' expects %s, got %s", (int)key_len,
-                            key, k ? k->spelling : "JSON", got);
+        return apr_psprintf(p, "key '%s' expects %s, got %s",
+                            shown(p, key, key_len),
+                            k ? k->spelling : "JSON", got);
     }
     return NULL;
 }

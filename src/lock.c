@@ -1,7 +1,7 @@
 /*
  * The lock state machine over memcached CAS (docs/DESIGN.md). Lock-only
- * changes rewrite the record header and keep the state bytes as read, so
- * taking, renewing and freeing a lock never decodes or re-encodes a state.
+ * changes rewrite the record header and keep the state bytes as read:
+ * renewing and freeing a lock never decode or re-encode a state.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -16,6 +16,7 @@ APLOG_USE_MODULE(remote_session);
 #define RS_BACKOFF_FIRST 1000       /* usec */
 #define RS_BACKOFF_MAX   25000      /* usec */
 #define RS_RETRY         ((rs_status_e)-1)
+#define RS_NO_RANDOM     ((rs_status_e)-2)   /* logged; not worth a retry */
 #define RS_CREATE_TRIES  4
 
 rs_session_t *rs_lock_open(request_rec *r, const rs_server_conf *conf,
@@ -36,7 +37,7 @@ static rs_status_e store_failed(rs_session_t *s, const char *op)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00020)
                   "session %s: memcached %s failed: %s", s->id, op,
-                  s->conn->error ? s->conn->error : "unknown error");
+                  s->conn->error[0] ? s->conn->error : "unknown error");
     return RS_UNAVAILABLE;
 }
 
@@ -137,7 +138,13 @@ static rs_status_e too_many_conflicts(rs_session_t *s)
 
 static int new_owner(rs_session_t *s)
 {
-    return apr_generate_random_bytes(s->owner, RS_OWNER_LEN) == APR_SUCCESS;
+    if (apr_generate_random_bytes(s->owner, RS_OWNER_LEN) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00060)
+                      "session %s: no random bytes for a lock owner",
+                      s->id ? s->id : "(new)");
+        return 0;
+    }
+    return 1;
 }
 
 rs_status_e rs_lock_load(rs_session_t *s)
@@ -152,9 +159,12 @@ rs_status_e rs_lock_load(rs_session_t *s)
 rs_status_e rs_lock_touch(rs_session_t *s)
 {
     switch (s->conn->ops->touch(s->conn, s->key, ttl_of(&s->rec))) {
-    case RS_STORE_OK:   return RS_OK;
-    case RS_STORE_MISS: return RS_NOT_FOUND;
-    default:            return store_failed(s, "touch");
+    case RS_STORE_OK:
+    case RS_STORE_MISS: /* gone since the read: what was read is still the
+                         * last committed state, and a read may answer it */
+        return RS_OK;
+    default:
+        return store_failed(s, "touch");
     }
 }
 
@@ -166,10 +176,13 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind)
     apr_size_t n, len;
     const char *buf, *id = rs_sid_generate(s->r->pool);
 
-    if (!id || (kind && !new_owner(s))) {
+    if (!id) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00024)
-                      "no random bytes for a new session");
-        return RS_UNAVAILABLE;
+                      "no random bytes for a new session ID");
+        return RS_NO_RANDOM;
+    }
+    if (kind && !new_owner(s)) {
+        return RS_NO_RANDOM;
     }
     if (kind) {
         memcpy(rec.owner, s->owner, RS_OWNER_LEN);
@@ -209,43 +222,57 @@ rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind)
     if (st == RS_UNAVAILABLE) {
         return store_failed(s, "add");
     }
+    if (st == RS_NO_RANDOM) {
+        return RS_UNAVAILABLE;
+    }
     return st == RS_RETRY ? too_many_conflicts(s) : st;
+}
+
+static int stale(const rs_session_t *s, apr_time_t now)
+{
+    return s->rec.lock == RS_LOCK_HELD && now - s->rec.renewed > lease(s);
 }
 
 /* Free, committed (its holder only has to finish), or not renewed. */
 static int obtainable(const rs_session_t *s, apr_time_t now)
 {
-    if (s->rec.lock == RS_LOCK_HELD && now - s->rec.renewed > lease(s)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, s->r, RSLOG(00025)
-                      "session %s: taking over a lock not renewed for %"
-                      APR_TIME_T_FMT " ms", s->id,
-                      apr_time_as_msec(now - s->rec.renewed));
-        return 1;
-    }
-    return s->rec.lock != RS_LOCK_HELD;
+    return s->rec.lock != RS_LOCK_HELD || stale(s, now);
 }
 
-static rs_status_e try_take(rs_session_t *s, rs_lock_kind_e kind,
-                            apr_time_t now)
+/*
+ * The state is decoded before the take, so that a record that does not
+ * decode is never written; into p, cleared on each try, so that CAS
+ * conflicts do not pile up copies in the request pool.
+ */
+static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
+                            rs_lock_kind_e kind, apr_time_t now)
 {
     rs_record_t next = s->rec;
     apr_size_t n;
     const unsigned char *b = raw_state(s, &n);
-    rs_status_e st = decode_state(s, s->r->pool, &s->state);
+    int took_over = stale(s, now);
+    apr_time_t idle = now - s->rec.renewed;
+    rs_status_e st;
 
-    if (st != RS_OK) {
+    apr_pool_clear(p);
+    if ((st = decode_state(s, p, &s->state)) != RS_OK) {
         return st;
     }
     next.lock = RS_LOCK_HELD;
     next.kind = kind;
     next.renewed = now;
     memcpy(next.owner, s->owner, RS_OWNER_LEN);
-    st = write_rec(s, &next, b, n, ttl_of(&next));
-    if (st == RS_OK) {
-        s->held = 1;
-        s->renewed = now;
+    if ((st = write_rec(s, &next, b, n, ttl_of(&next))) != RS_OK) {
+        return st;
     }
-    return st;
+    s->held = 1;
+    s->renewed = now;
+    if (took_over) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, s->r, RSLOG(00025)
+                      "session %s: took over a lock not renewed for %"
+                      APR_TIME_T_FMT " ms", s->id, apr_time_as_msec(idle));
+    }
+    return RS_OK;
 }
 
 static rs_status_e lock_busy(rs_session_t *s)
@@ -262,10 +289,12 @@ rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
                           + apr_time_from_sec(rs_lock_timeout(s->conf));
     apr_interval_time_t delay = RS_BACKOFF_FIRST;
     int conflicts = 0;
+    apr_pool_t *p;
 
     if (!new_owner(s)) {
         return RS_UNAVAILABLE;
     }
+    apr_pool_create(&p, s->r->pool);
     while (conflicts < RS_CAS_TRIES) {
         apr_time_t now = apr_time_now();
         rs_status_e st = read_rec(s);
@@ -276,7 +305,7 @@ rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
             return st;
         }
         if (obtainable(s, now)) {
-            st = try_take(s, kind, now);
+            st = try_take(s, p, kind, now);
             if (st != RS_RETRY) {
                 return st;
             }
@@ -374,7 +403,8 @@ static const unsigned char *stored_bytes(rs_session_t *s,
     copy.timeout = valid_timeout(s, st->timeout);
     copy.is_new = copy.is_abandoned = copy.is_readonly = 0;
     copy.unknown = apr_array_make(s->scratch, 1, sizeof(rs_item_t));
-    return rs_state_encode(s->r->pool, &copy, n);
+    /* scratch: a CAS retry reads (and clears it) before encoding again */
+    return rs_state_encode(s->scratch, &copy, n);
 }
 
 static rs_status_e too_large(rs_session_t *s, apr_size_t n)
@@ -443,7 +473,13 @@ static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
     return RS_OK;
 }
 
-rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st)
+/*
+ * Reads the record and checks the change is allowed, then CAS-writes st
+ * (NULL: the state as read) with the lock in state to; again on conflicts.
+ */
+static rs_status_e write_state(rs_session_t *s, const rs_state_t *st,
+                               rs_status_e (*check)(rs_session_t *),
+                               rs_lock_state_e to)
 {
     int i;
     for (i = 0; i < RS_CAS_TRIES; i++) {
@@ -451,27 +487,44 @@ rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st)
         const unsigned char *b;
         apr_size_t n;
         apr_uint32_t ttl;
-        rs_status_e rc = still_ours(s, read_rec(s));
-        if (rc != RS_OK) {
-            return rc;
+        rs_status_e rc = check(s);
+        if (rc == RS_OK) {
+            next = s->rec;
+            rc = commit_record(s, st, &next, &b, &n, &ttl);
         }
-        next = s->rec;
-        rc = commit_record(s, st, &next, &b, &n, &ttl);
         if (rc != RS_OK) {
             return rc;
         }
         if (next.lock != RS_LOCK_GONE) {
-            next.lock = RS_LOCK_FREE;
+            next.lock = to;
+        }
+        if (next.lock == RS_LOCK_FREE) {
             next.kind = RS_KIND_NONE;
             memset(next.owner, 0, RS_OWNER_LEN);
         }
         rc = write_rec(s, &next, b, n, ttl);
         if (rc != RS_RETRY) {
-            s->held = 0;
-            return rc == RS_NOT_FOUND ? RS_LOST : rc;
+            return rc;
         }
     }
     return too_many_conflicts(s);
+}
+
+static rs_status_e holder_check(rs_session_t *s)
+{
+    return still_ours(s, read_rec(s));
+}
+
+rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st)
+{
+    rs_status_e rc = write_state(s, st, holder_check, RS_LOCK_FREE);
+    /* Too large: refused before writing, the lock is ours to release.
+     * Otherwise it is given up (a failed store is logged once, and the
+     * lease frees what is left). */
+    if (rc != RS_TOO_LARGE) {
+        s->held = 0;
+    }
+    return rc == RS_NOT_FOUND ? RS_LOST : rc;
 }
 
 rs_status_e rs_lock_release(rs_session_t *s)
@@ -500,8 +553,13 @@ rs_status_e rs_lock_release(rs_session_t *s)
     return s->held ? too_many_conflicts(s) : RS_OK;
 }
 
-static rs_status_e put_allowed(const rs_session_t *s)
+/* A PUT commits the lock of a writeable GET, held by another request. */
+static rs_status_e put_check(rs_session_t *s)
 {
+    rs_status_e rc = read_rec(s);
+    if (rc != RS_OK) {
+        return rc;
+    }
     if (s->rec.lock == RS_LOCK_GONE) {
         return RS_NOT_FOUND;
     }
@@ -513,33 +571,7 @@ static rs_status_e put_allowed(const rs_session_t *s)
 
 rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st)
 {
-    int i;
-    for (i = 0; i < RS_CAS_TRIES; i++) {
-        rs_record_t next;
-        const unsigned char *b;
-        apr_size_t n;
-        apr_uint32_t ttl;
-        rs_status_e rc = read_rec(s);
-        if (rc == RS_OK) {
-            rc = put_allowed(s);
-        }
-        if (rc != RS_OK) {
-            return rc;
-        }
-        next = s->rec;
-        rc = commit_record(s, st, &next, &b, &n, &ttl);
-        if (rc != RS_OK) {
-            return rc;
-        }
-        if (next.lock != RS_LOCK_GONE) {
-            next.lock = RS_LOCK_COMMITTED;
-        }
-        rc = write_rec(s, &next, b, n, ttl);
-        if (rc != RS_RETRY) {
-            return rc;
-        }
-    }
-    return too_many_conflicts(s);
+    return write_state(s, st, put_check, RS_LOCK_COMMITTED);
 }
 
 static apr_status_t release_cleanup(void *data)

@@ -64,7 +64,8 @@ rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind);
 /*
  * For a holder waiting on a PUT: RS_OK while the lock is still ours (and
  * renews it when due), RS_COMMITTED once committed, RS_LOST when no
- * longer ours. Reads only the record header.
+ * longer ours. Reads the whole item (memcached has no partial get) but
+ * decodes only the record header.
  */
 rs_status_e rs_lock_poll(rs_session_t *s);
 

@@ -25,6 +25,7 @@ APLOG_USE_MODULE(remote_session);
 #define UPDATE_HEADER "X-Remote-Session-Update"
 
 typedef struct {
+    apr_pool_t *pool;       /* the main request's: subrequest pools die first */
     rs_session_t *s;        /* NULL when the session could not be had */
     rs_require_e mode;
     int is_new;
@@ -94,7 +95,7 @@ static void expose(request_rec *r, rs_req_t *q)
 {
     const char *is_new = q->is_new ? "1" : "0";
     if (!q->json) {
-        q->json = rs_json_session_object(r->pool, current(q), 0);
+        q->json = rs_json_session_object(q->pool, current(q), 0);
     }
     apr_table_setn(r->subprocess_env, "REMOTE_SESSION_ID", q->s->id);
     apr_table_setn(r->subprocess_env, "REMOTE_SESSION", q->json);
@@ -154,6 +155,7 @@ int rs_require_fixups(request_rec *r)
         return DECLINED;
     }
     q = apr_pcalloc(r->pool, sizeof(*q));
+    q->pool = r->pool;
     q->mode = mode;
     apr_pool_userdata_setn(q, ctx_key, NULL, r->pool);
     if ((status = load(r, q)) != OK) {
@@ -203,10 +205,10 @@ static rs_state_t *updated(request_rec *r, rs_req_t *q,
                            const apr_array_header_t *updates,
                            const char **err)
 {
-    rs_state_t *st = rs_state_copy(r->pool, current(q));
+    rs_state_t *st = rs_state_copy(q->pool, current(q));
     int i;
     for (i = 0; i < updates->nelts && !st->is_abandoned; i++) {
-        *err = rs_update_apply(r->pool, rs_sconf(r->server)->keys, st,
+        *err = rs_update_apply(q->pool, rs_sconf(r->server)->keys, st,
                                &APR_ARRAY_IDX(updates, i, rs_update_t));
         if (*err) {
             return NULL;
@@ -344,10 +346,15 @@ apr_status_t rs_require_update_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return error_response(f, bb, status);
 }
 
-static rs_req_t *writable(request_rec *r, const char **err)
+/* Callers are other modules: a key that is not UTF-8 would make the
+ * stored record undecodable, and so the session unusable until it expires. */
+static rs_req_t *writable(request_rec *r, const char *key, const char **err)
 {
     rs_req_t *q = ctx_of(r);
-    if (!q || !q->s) {
+    if (!rs_utf8_valid((const unsigned char *)key, strlen(key))) {
+        *err = "the key is not UTF-8";
+    }
+    else if (!q || !q->s) {
         *err = "no session for this request (SessionRequire)";
     }
     else if (q->mode != RS_REQUIRE_ON) {
@@ -358,7 +365,7 @@ static rs_req_t *writable(request_rec *r, const char **err)
     }
     else {
         if (!q->pending) {
-            q->pending = rs_state_copy(r->pool, q->s->state);
+            q->pending = rs_state_copy(q->pool, q->s->state);
         }
         return q;
     }
@@ -382,14 +389,14 @@ const char *remote_session_get(request_rec *r, const char *key)
 const char *remote_session_set(request_rec *r, const char *key, const char *json)
 {
     const char *err = NULL;
-    rs_req_t *q = writable(r, &err);
+    rs_req_t *q = writable(r, key, &err);
     if (q) {
         err = *json ? rs_keys_check(r->pool, rs_sconf(r->server)->keys, key,
                                     strlen(key), json, strlen(json))
                     : "the value is empty, not JSON";
     }
     if (q && !err) {
-        rs_state_set(r->pool, q->pending, key, strlen(key), json,
+        rs_state_set(q->pool, q->pending, key, strlen(key), json,
                      strlen(json));
         q->json = NULL;
     }
@@ -399,7 +406,7 @@ const char *remote_session_set(request_rec *r, const char *key, const char *json
 const char *remote_session_remove(request_rec *r, const char *key)
 {
     const char *err = NULL;
-    rs_req_t *q = writable(r, &err);
+    rs_req_t *q = writable(r, key, &err);
     if (q) {
         rs_state_remove(q->pending, key, strlen(key));
         q->json = NULL;

@@ -92,12 +92,13 @@ static int connection_lost(memcached_return_t rc)
 
 static rs_store_rc fail(rs_conn *c, memcached_return_t rc)
 {
+    const char *msg;
+
     c->lost = connection_lost(rc);
     c->timed_out = rc == MEMCACHED_TIMEOUT;
-    c->error = memcached_last_error_message(mc(c));
-    if (!c->error) {
-        c->error = memcached_strerror(mc(c), rc);
-    }
+    msg = memcached_last_error_message(mc(c));
+    apr_cpystrn(c->error, msg ? msg : memcached_strerror(mc(c), rc),
+                sizeof(c->error));
     return RS_STORE_ERROR;
 }
 
@@ -207,7 +208,8 @@ rs_conn *rs_store_borrow(rs_store *store, apr_pool_t *p)
     b->conn.ops = &memcached_ops;
     b->conn.handle = memcached_pool_fetch(store->pool, &wait, &rc);
     if (!b->conn.handle) {
-        b->conn.error = memcached_strerror(NULL, rc);
+        apr_cpystrn(b->conn.error, memcached_strerror(NULL, rc),
+                    sizeof(b->conn.error));
     }
     return &b->conn;
 }

@@ -31,7 +31,8 @@ typedef struct {
 struct rs_conn {
     const rs_store_ops *ops;
     void *handle;
-    const char *error;      /* the last failure, for the log */
+    char error[160];        /* the last failure, for the log: a copy, since
+                             * libmemcached frees its own at the next call */
     int lost;               /* ... and it was a dropped connection */
     int timed_out;          /* ... or a server that did not answer */
 };

@@ -67,7 +67,7 @@ my @fit2 = (
     [ 'any',    'null' ],
 );
 
-plan tests => 5 + 4 * @wrong + 5 + 6 + 4 + 4 + 3 + 2;
+plan tests => 5 + 4 * @wrong + 5 + 4 + 6 + 4 + 4 + 3 + 2;
 
 my $port = vhost_port('rs_keys');
 my $id = new_session_id(port => $port);
@@ -117,6 +117,21 @@ for my $case (@wrong) {
          '... and says it is not registered') or diag($r->content);
     like($r->header('Content-Type') // '', qr{\Atext/plain\b}, '... text/plain');
     is($r->message, $r->content, '... the message is also the reason phrase');
+}
+{
+    # the message is the reason phrase: a key is shown escaped and cut short
+    my $r = put_items($id, [ 'count', '2' ], [ "evil\r\nX-Injected: yes", '1' ]);
+    is($r->code, 400, 'a key holding CR LF: 400');
+    ok(!defined $r->header('X-Injected') && $r->message !~ /[\r\n]/,
+       '... no header injected through the reason phrase')
+        or diag($r->as_string);
+    like($r->content, qr/'evil\\r\\nX-Injected: yes'/,
+         '... the body shows the key with CR LF escaped');
+    $r = put_items($id, [ 'count', '2' ], [ 'k' x 5000, '1' ]);
+    ok($r->code == 400 && length($r->message) < 200
+       && $r->content =~ /'k{64}\.\.\.'/,
+       'a 5,000-byte key: 400, the key cut to 64 bytes in the reason phrase')
+        or diag(substr($r->message, 0, 300));
 }
 ok(!$g->read_body(0.1), 'after the refusals the GET is still held open');
 is_deeply(items_of($id), \@base, 'after the refusals the state is unchanged');

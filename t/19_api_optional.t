@@ -11,7 +11,7 @@ use RS::Test qw(:all);
 use RS::Proto qw(:all);
 use URI::Escape qw(uri_escape);
 
-plan tests => 15, need_module 'rs_api';
+plan tests => 20, need_module 'rs_api';
 
 sub api {
     my ($path, $id, %q) = @_;
@@ -28,6 +28,7 @@ sub items {
 }
 
 my $id = new_session_id();
+my $st;
 
 my ($r, $b) = api('/rs_api', $id, op => 'id');
 is($b, $id, 'remote_session_id: the request\'s session');
@@ -65,3 +66,21 @@ like($b, qr/^error: no session/, 'without SessionRequire: no session to set');
 ($r, $b) = api('/rs_api_none', $id, op => 'id');
 is($b, '(none)', 'without SessionRequire: remote_session_id is NULL');
 ok(!exists items($id)->{x}, 'no refused set reached the store');
+
+# a key that is not UTF-8 would make the stored record undecodable
+($r, $b) = api('/rs_api', $id, op => 'set', key => "bad\xff", json => '1');
+like($b, qr/^error: .*not UTF-8/, 'remote_session_set: a key that is not '
+     . 'UTF-8 is refused');
+($r, $b) = api('/rs_api', $id, op => 'remove', key => "bad\xff");
+like($b, qr/^error: .*not UTF-8/, 'remote_session_remove: likewise');
+($r, $st) = ro_get($id);
+is($r->code, 200, '... and the session still reads');
+
+# changes made in subrequests that are destroyed before the main response
+# commits (PHP virtual(), mod_lua): kept, byte for byte
+($r, $b) = api('/rs_api', $id, op => 'sub');
+is($b, 'ok', 'two subrequests set a key each');
+my $it = items($id);
+is(join(' ', map { $it->{$_} // '(unset)' } qw(sub1 sub2)),
+   '"the-first-subrequest-value" "the-second-subrequest-value"',
+   '... both committed with the main response, intact');

@@ -56,7 +56,7 @@ sub elapsed { my $t = shift; return sprintf '%.2f s', $t }
        'record: held by a new owner');
     ok($rec && abs($rec->{renewed} - now_usec()) < 2_000_000,
        'record: renewed is now');
-    like(error_log_since($log0), qr/\Q$id\E.*taking over|taking over.*\Q$id\E/,
+    like(error_log_since($log0), qr/\Q$id\E.*took over|took over.*\Q$id\E/,
          'the takeover is logged with the session ID');
     my $put = put_state($id, { %$st, items => { x => '5' } });
     is($put->code, 200, 'PUT into the taken-over lock: 200') or diag($put->as_string);

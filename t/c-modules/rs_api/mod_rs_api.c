@@ -1,7 +1,8 @@
 /*
  * A consumer of mod_remote_session's optional functions, for the suite:
  * /rs_api?op=id|get|set|remove&key=K&json=J answers in text/plain what the
- * function returned. Built and loaded by Apache::Test (t/c-modules).
+ * function returned; op=sub sets two keys from two subrequests, each
+ * destroyed at once. Built and loaded by Apache::Test (t/c-modules).
  */
 #if CONFIG_FOR_HTTPD_TEST
 <Location /rs_api>
@@ -66,6 +67,28 @@ static const char *call(request_rec *r, const char *op, const char *key)
     return err ? apr_pstrcat(r->pool, "error: ", err, NULL) : "ok";
 }
 
+/* As PHP's virtual() or mod_lua may: the changes a subrequest made must
+ * outlive its pool. The second one reuses the memory of the first. */
+static const char *subrequests(request_rec *r)
+{
+    static const char *const uris[] = {
+        "/rs_api?op=set&key=sub1&json=%22the-first-subrequest-value%22",
+        "/rs_api?op=set&key=sub2&json=%22the-second-subrequest-value%22",
+    };
+    int i;
+    for (i = 0; i < 2; i++) {
+        request_rec *sub = ap_sub_req_lookup_uri(uris[i], r,
+                                                r->output_filters);
+        int status = sub->status == HTTP_OK ? ap_run_sub_req(sub)
+                                            : sub->status;
+        ap_destroy_sub_req(sub);
+        if (status != OK) {
+            return "error: a subrequest failed";
+        }
+    }
+    return "ok";
+}
+
 static int rs_api_handler(request_rec *r)
 {
     const char *op, *key;
@@ -74,7 +97,17 @@ static int rs_api_handler(request_rec *r)
     }
     op = arg(r, "op");
     key = arg(r, "key");
+    if (r->main) {
+        /* No output: it would start the main response, and commit. */
+        return strncmp(call(r, op ? op : "", key ? key : ""), "error", 5)
+               ? OK : HTTP_BAD_REQUEST;
+    }
     ap_set_content_type(r, "text/plain");
+    if (op && !strcmp(op, "sub")) {
+        ap_rputs(subrequests(r), r);
+        ap_rputs("\n", r);
+        return OK;
+    }
     ap_rputs(call(r, op ? op : "", key ? key : ""), r);
     ap_rputs("\n", r);
     return OK;
