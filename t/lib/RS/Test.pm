@@ -282,8 +282,22 @@ sub mc_delete {
 sub mc_flush_all { return mc_command('flush_all', $_[0]) eq 'OK' }
 
 # mc_keys() -> the keys memcached holds now (lru_crawler metadump), sorted;
-# with $prefix, only those starting with it.
+# with $prefix, only those starting with it. memcached answers BUSY while
+# its own crawler reclaims expired items: asked again for up to 5 s.
 sub mc_keys {
+    my ($prefix, $port) = @_;
+    my $until = Time::HiRes::time() + 5;
+    while (1) {
+        my $keys = _mc_metadump($prefix, $port);
+        return sort @$keys if $keys;
+        die "RS::Test: memcached stayed BUSY for metadump\n"
+            if Time::HiRes::time() > $until;
+        Time::HiRes::sleep(0.01);
+    }
+}
+
+# The keys of one metadump, or undef when memcached is BUSY.
+sub _mc_metadump {
     my ($prefix, $port) = @_;
     my $s = _mc_connect($port);
     print $s "lru_crawler metadump all\r\n";
@@ -291,13 +305,14 @@ sub mc_keys {
     while (1) {
         my $line = _mc_line($s);
         last if $line eq 'END';
+        return undef if $line =~ /^BUSY/;
         die "RS::Test: memcached answered '$line' to metadump\n"
-            if $line =~ /^(?:ERROR|CLIENT_ERROR|SERVER_ERROR|BUSY)/;
+            if $line =~ /^(?:ERROR|CLIENT_ERROR|SERVER_ERROR)/;
         next unless $line =~ /^key=(\S+)/;
         (my $k = $1) =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
         push @keys, $k if !defined $prefix || index($k, $prefix) == 0;
     }
-    return sort @keys;
+    return \@keys;
 }
 
 # mc_keys_added($prefix, @before) -> the keys with $prefix memcached holds
