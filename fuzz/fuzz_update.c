@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     apr_pool_t *p;
     apr_array_header_t *ups;
     rs_state_t *st;
-    const char *text;
+    const char *text, *json;
     int i;
 
     if (!root) {
@@ -50,8 +50,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                 abort();
             }
         }
-        check_object(rs_json_session_object(p, st, 0));
-        if (strpbrk(rs_json_session_object(p, st, 1), "\r\n")) {
+        json = rs_json_session_object(p, st);
+        check_object(json);
+        if (strpbrk(rs_json_one_line(p, json), "\r\n\t")) {
             abort();
         }
     }

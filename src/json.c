@@ -118,13 +118,11 @@ static void append_key(apr_pool_t *p, struct iovec *v, const rs_item_t *it)
     v->iov_len = strlen(text);
 }
 
-const char *rs_json_session_object(apr_pool_t *p, const rs_state_t *st,
-                                   int one_line)
+const char *rs_json_session_object(apr_pool_t *p, const rs_state_t *st)
 {
     int i, n = st->items->nelts;
     struct iovec *v = apr_palloc(p, sizeof(*v) * (4 * (apr_size_t)n + 2));
     int k = 0;
-    char *out, *c;
 
     v[k].iov_base = "{";
     v[k++].iov_len = 1;
@@ -142,11 +140,18 @@ const char *rs_json_session_object(apr_pool_t *p, const rs_state_t *st,
         v[k].iov_base = "}";
         v[k++].iov_len = 1;
     }
-    out = apr_pstrcatv(p, v, k, NULL);
-    for (c = out; one_line && *c; c++) {
-        if (*c == '\r' || *c == '\n' || *c == '\t') {
-            *c = ' ';
-        }
+    return apr_pstrcatv(p, v, k, NULL);
+}
+
+const char *rs_json_one_line(apr_pool_t *p, const char *json)
+{
+    char *out, *c;
+    if (!strpbrk(json, "\r\n\t")) {
+        return json;
+    }
+    out = apr_pstrdup(p, json);
+    for (c = out; (c = strpbrk(c, "\r\n\t")); c++) {
+        *c = ' ';
     }
     return out;
 }

@@ -21,12 +21,16 @@ const char *rs_json_result(apr_pool_t *p, const char *msg);
 
 /*
  * All items of st as one compact JSON object: keys escaped by Jansson,
- * values copied byte for byte (an empty value as null). one_line maps the
- * white space outside strings (the only place raw CR, LF, TAB can be in
- * valid JSON) to spaces, so that the text can travel in a header.
+ * values copied byte for byte (an empty value as null).
  */
-const char *rs_json_session_object(apr_pool_t *p, const rs_state_t *st,
-                                   int one_line);
+const char *rs_json_session_object(apr_pool_t *p, const rs_state_t *st);
+
+/*
+ * json fit for a header: the white space outside strings (the only place
+ * raw CR, LF, TAB can be in valid JSON) as spaces; json itself when it
+ * has none, which is the usual case.
+ */
+const char *rs_json_one_line(apr_pool_t *p, const char *json);
 
 /* One change from X-Remote-Session-Update (INTERFACE.md). */
 typedef struct {

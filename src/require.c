@@ -95,7 +95,7 @@ static void expose(request_rec *r, rs_req_t *q)
 {
     const char *is_new = q->is_new ? "1" : "0";
     if (!q->json) {
-        q->json = rs_json_session_object(q->pool, current(q), 0);
+        q->json = rs_json_session_object(q->pool, current(q));
     }
     apr_table_setn(r->subprocess_env, "REMOTE_SESSION_ID", q->s->id);
     apr_table_setn(r->subprocess_env, "REMOTE_SESSION", q->json);
@@ -104,7 +104,7 @@ static void expose(request_rec *r, rs_req_t *q)
                    q->mode == RS_REQUIRE_READONLY ? "1" : "0");
     apr_table_setn(r->headers_in, "X-Remote-Session-Id", q->s->id);
     apr_table_setn(r->headers_in, "X-Remote-Session",
-                   rs_json_session_object(r->pool, current(q), 1));
+                   rs_json_one_line(r->pool, q->json));
     apr_table_setn(r->headers_in, "X-Remote-Session-New", is_new);
 }
 

@@ -8,6 +8,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "keys.h"
+#include "json.h"
 #include "unit.h"
 
 static apr_pool_t *pool;
@@ -466,6 +467,39 @@ static void test_check_state(void)
           "\"%s\"", err ? err : "(accepted)");
 }
 
+/* Messages become PUT reason phrases: a key is shown escaped, cut. */
+static void test_shown_key(void)
+{
+    apr_hash_t *reg = rs_keys_make(pool);
+    char big[300];
+    const char *err;
+
+    rs_keys_add(pool, reg, "a", "int");
+    err = check(reg, "evil\r\nX-Injected: 1", "1");
+    CHECK(err && !strpbrk(err, "\r\n")
+          && contains(err, "'evil\\r\\nX-Injected: 1'"),
+          "CR LF escaped: \"%s\"", err ? err : "(accepted)");
+    err = check(reg, "caf\xc3\xa9", "1");
+    CHECK(err && contains(err, "'caf\\xc3\\xa9'"),
+          "non-ASCII escaped: \"%s\"", err ? err : "(accepted)");
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    err = check(reg, big, "1");
+    CHECK(err && strlen(err) < 200 && contains(err, "kkkk...'"),
+          "a 299-byte key cut: \"%s\"", err ? err : "(accepted)");
+    err = check(reg, "a", "\"x\"");
+    CHECK(err && contains(err, "'a' expects int"), "a plain key as it is: "
+          "\"%s\"", err ? err : "(accepted)");
+}
+
+static void test_one_line(void)
+{
+    const char *plain = "{\"a\":1}";
+    CHECK(rs_json_one_line(pool, plain) == plain, "no CR/LF/TAB: no copy");
+    CHECK_STR(rs_json_one_line(pool, "{\r\n\t\"a\" :\n1}"),
+              "{   \"a\" : 1}");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -480,6 +514,8 @@ int main(void)
     test_registry_scope();
     test_merge();
     test_check_state();
+    test_shown_key();
+    test_one_line();
 
     apr_pool_destroy(pool);
     return UNIT_DONE();
