@@ -48,10 +48,46 @@ plan tests => @RUNS * (2 + 2 * $NHELD + 2);
 my $own;
 END { stop_own_httpd($own) if $own }
 
+# A second access log whose lines carry the X-Fault-Mark request header, so
+# that the line of one given request can be found; mod_log_config writes it
+# after the response has gone out, hence the wait (up to 2 s).
+my $MARK_LOG = 'mark_log';    # relative to ServerRoot, our httpd's directory
+my $MARK_CONF = "<IfModule log_config_module>\n"
+    . "    CustomLog \"$MARK_LOG\" \"%P %m %{X-Fault-Mark}i %>s\"\n"
+    . "</IfModule>";
+
+# marked_put($id, $bytes, $port, $mark) -> (code, reason): put_state's PUT,
+# with X-Fault-Mark: $mark
+sub marked_put {
+    my ($id, $bytes, $port, $mark) = @_;
+    my $c = RS::Fault::Conn->new($port);
+    $c->send_request('PUT', ENDPOINT,
+                     [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
+                      'X-Fault-Mark' => $mark, Connection => 'close'], $bytes);
+    my ($code, undef, $reason) = $c->response(10);
+    $c->close;
+    return ($code, $reason);
+}
+
+# marked_line($own, $mark, $timeout) -> [pid, method, mark, status] of the
+# request marked $mark, or undef when it is not logged within $timeout
+sub marked_line {
+    my ($h, $mark, $timeout) = @_;
+    my $deadline = now() + $timeout;
+    while (1) {
+        my ($l) = grep { @$_ == 4 && $_->[2] eq $mark }
+                  map { [split ' '] } grep { /\n\z/ }
+                  split /^/m, slurp("$h->{dir}/$MARK_LOG");
+        return $l if $l || now() > $deadline;
+        sleep 0.02;
+    }
+}
+
 for my $run (@RUNS) {
     my ($mpm_name, $how_restart) = @$run;
     my $mpm = $mpm_name;
     $own = start_own_httpd(name => "$how_restart-$mpm", mpm => $mpm,
+                           config => $MARK_CONF,
                            mpm_conf => $mpm eq 'event' ? <<'E' : <<'P');
 StartServers 1
 ServerLimit 4
@@ -122,20 +158,23 @@ P
         my $label = "v$s->{i}";
         if ($s->{survived}) {
             my $body = encode_state(id => $s->{id}, items => [[v => qq{"new$s->{i}"}]]);
-            my ($pc, $preason) = put_state($s->{id}, $body, port => $port);
+            my $mark = "put-$mpm-$how_restart-$s->{i}";
+            my ($pc, $preason) = marked_put($s->{id}, $body, $port, $mark);
             my $t0 = now();
             my ($how) = $s->{held}{conn}->read_to_end(5);
             $s->{t_end} = now();
             my $rec = mc_record($s->{id});
-            # which process served the PUT (the last PUT logged so far)
-            my ($put) = reverse grep { $_->[1] eq 'PUT' } access_log($own);
+            # which process served the PUT (its access log line)
+            my $put = marked_line($own, $mark, 2);
             my $put_pid = $put ? $put->[0] : 0;
-            my $new_child = !grep { $_ == $put_pid } @old;
+            my $new_child = $put && !grep { $_ == $put_pid } @old;
             ok($pc == 200 && $how eq 'complete' && $s->{t_end} - $t0 < 2
                && ($rec->{state}{item}{v} // '') eq qq{"new$s->{i}"}
                && $new_child,
                "$case survived: its PUT (a new child) commits, the GET completes")
-                or diag("$case: PUT $pc $preason by pid $put_pid (old: @old), GET $how");
+                or diag("$case: PUT " . ($pc // 'none') . " " . ($preason // '')
+                        . ($put ? " by pid $put_pid" : ", no access log line in 2 s")
+                        . " (old: @old), GET $how");
             $label = "new$s->{i}";
         }
         else {
