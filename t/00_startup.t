@@ -105,6 +105,7 @@ sub start_foreground {
     (my $dir = $conf) =~ s{/[^/]+\z}{};
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
+        POSIX::setsid();    # prefork signals its whole process group
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', "$dir/stderr.log";
         open STDERR, '>&', \*STDOUT;

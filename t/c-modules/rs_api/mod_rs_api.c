@@ -2,7 +2,9 @@
  * A consumer of mod_remote_session's optional functions, for the suite:
  * /rs_api?op=id|get|set|remove&key=K&json=J answers in text/plain what the
  * function returned; op=sub sets two keys from two subrequests, each
- * destroyed at once. Built and loaded by Apache::Test (t/c-modules).
+ * destroyed at once; op=workers answers "<mpm> <workers>", how many
+ * requests this server can serve at once (RS::Test::need_workers). Built
+ * and loaded by Apache::Test (t/c-modules).
  */
 #if CONFIG_FOR_HTTPD_TEST
 <Location /rs_api>
@@ -22,6 +24,7 @@
 
 #include "apache_httpd_test.h"
 #include "apr_strings.h"
+#include "ap_mpm.h"
 #include "../../../include/mod_remote_session.h"
 
 static const char *arg(request_rec *r, const char *name)
@@ -89,6 +92,18 @@ static const char *subrequests(request_rec *r)
     return "ok";
 }
 
+/* MaxRequestWorkers as the running MPM computed it: daemons times threads. */
+static const char *workers(request_rec *r)
+{
+    int daemons = 0, threads = 0;
+    if (ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &daemons) != APR_SUCCESS
+        || ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
+        return "error: ap_mpm_query failed";
+    }
+    return apr_psprintf(r->pool, "%s %d", ap_show_mpm(),
+                        daemons * (threads > 0 ? threads : 1));
+}
+
 static int rs_api_handler(request_rec *r)
 {
     const char *op, *key;
@@ -103,6 +118,11 @@ static int rs_api_handler(request_rec *r)
                ? OK : HTTP_BAD_REQUEST;
     }
     ap_set_content_type(r, "text/plain");
+    if (op && !strcmp(op, "workers")) {
+        ap_rputs(workers(r), r);
+        ap_rputs("\n", r);
+        return OK;
+    }
     if (op && !strcmp(op, "sub")) {
         ap_rputs(subrequests(r), r);
         ap_rputs("\n", r);

@@ -486,6 +486,7 @@ sub spawn_memcached {
         my $pid = fork;
         die "spawn_memcached: fork: $!\n" unless defined $pid;
         if ($pid == 0) {
+            POSIX::setsid();    # a process group of its own, as httpd's
             open STDIN, '<', '/dev/null';
             open STDOUT, '>>', $log;
             open STDERR, '>&', \*STDOUT;

@@ -152,8 +152,9 @@ sub _log_tail {
 }
 
 # Forks memcached so that it is not our child (init reaps it, wherever it is
-# killed from) but stays in our process group (a Ctrl-C reaches it too).
-# Returns its pid.
+# killed from), in a process group of its own like every server the suite
+# starts (t/TEST.PL stops it by its pid, also on INT and TERM). Returns its
+# pid.
 sub _spawn {
     my ($port, $log) = @_;
     my @cmd = ($BIN, '-l', '127.0.0.1', '-p', $port, '-U', '0',
@@ -171,6 +172,7 @@ sub _spawn {
             POSIX::_exit(1);
         }
         if ($grandchild == 0) {
+            POSIX::setsid();
             open STDIN, '<', '/dev/null';
             open STDOUT, '>>', $log;
             open STDERR, '>&', \*STDOUT;

@@ -62,6 +62,7 @@ our @EXPORT_OK = qw(
     mc_flush_all
     free_port t_dir error_log_since
     start_httpd2 stop_httpd2
+    server_mpm need_workers
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -70,6 +71,33 @@ sub api_key { API_KEY }
 sub t_dir { RS::Memcached::t_dir() }
 
 sub free_port { RS::Memcached::free_port() }
+
+# ---------------------------------------------------------------------------
+# the server's capacity
+
+# (mpm, workers) of the suite's server, as the running MPM reports them
+# (t/c-modules/rs_api, op=workers): workers is how many requests it serves
+# at once, held GETs and lock waiters included.
+sub server_mpm {
+    my $res = send_request(HTTP::Request->new(
+        GET => endpoint_url('/rs_api_none?op=workers')));
+    my ($mpm, $workers) = $res->is_success
+        ? $res->decoded_content =~ /^(\S+) (\d+)$/m : ();
+    die "RS::Test::server_mpm: /rs_api_none?op=workers answered "
+        . $res->status_line . "\n" unless defined $workers;
+    return ($mpm, $workers);
+}
+
+# need_workers($n): a test that keeps $n requests open at once says so
+# before its plan; when the server cannot serve that many, the test file
+# stops here with the reason, not later with a lock timeout.
+sub need_workers {
+    my $n = shift;
+    my ($mpm, $workers) = server_mpm();
+    return $workers if $workers >= $n;
+    die "$0 needs $n concurrent workers; the suite's server ($mpm) has "
+        . "$workers (worker limits: t/conf/extra.conf.in)\n";
+}
 
 # ---------------------------------------------------------------------------
 # the session endpoint
@@ -460,6 +488,9 @@ EOC
     my $pid = fork;
     die "RS::Test: fork: $!\n" unless defined $pid;
     if ($pid == 0) {
+        # a process group of its own: prefork's parent signals its whole
+        # group when it stops, which would kill prove and make too
+        POSIX::setsid();
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', "$dir/stderr.log";
         open STDERR, '>&', \*STDOUT;
