@@ -23,6 +23,7 @@ void *rs_create_server_conf(apr_pool_t *p, server_rec *s)
     c->lock_timeout = RS_UNSET;
     c->lock_lease = RS_UNSET;
     c->max_size = RS_UNSET;
+    c->worker_reserve = RS_UNSET;
     return c;
 }
 
@@ -41,6 +42,7 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     MERGE_INT(lock_timeout);
     MERGE_INT(lock_lease);
     MERGE_INT(max_size);
+    MERGE_INT(worker_reserve);
     m->keys = rs_keys_merge(p, base->keys, over->keys);
     return m;
 }
@@ -99,6 +101,11 @@ int rs_lock_lease(const rs_server_conf *c)
     return OR_DEFAULT(c->lock_lease, RS_DEFAULT_LOCK_LEASE);
 }
 
+int rs_worker_reserve(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->worker_reserve, RS_DEFAULT_WORKER_RESERVE);
+}
+
 apr_size_t rs_max_size(const rs_server_conf *c)
 {
     return (apr_size_t)OR_DEFAULT(c->max_size, RS_DEFAULT_MAX_SIZE);
@@ -129,6 +136,8 @@ static const int_field_t f_lock_timeout =
     { APR_OFFSETOF(rs_server_conf, lock_timeout), 0, 3600 };
 static const int_field_t f_lock_lease =
     { APR_OFFSETOF(rs_server_conf, lock_lease), 1, 3600 };
+static const int_field_t f_worker_reserve =
+    { APR_OFFSETOF(rs_server_conf, worker_reserve), 0, 100000 };
 
 static const char *set_server_int(cmd_parms *cmd, void *dummy,
                                   const char *arg)
@@ -241,6 +250,10 @@ const command_rec rs_directives[] = {
     AP_INIT_TAKE1("RemoteSessionLockLease", set_server_int,
         (void *)&f_lock_lease, RSRC_CONF,
         "seconds after which an unrenewed lock may be taken over (default 10)"),
+    AP_INIT_TAKE1("RemoteSessionWorkerReserve", set_server_int,
+        (void *)&f_worker_reserve, RSRC_CONF,
+        "workers a writeable request may not take, kept for read-only GETs "
+        "and PUTs (default 2; 0: none)"),
     AP_INIT_TAKE2("RemoteSessionKey", set_key, NULL, RSRC_CONF,
         "registers a session key: name and type (string int long bool double "
         "object array json, '?' suffix for nullable)"),

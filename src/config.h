@@ -21,6 +21,7 @@
 #define RS_DEFAULT_LOCK_TIMEOUT 30          /* seconds */
 #define RS_DEFAULT_LOCK_LEASE   10          /* seconds */
 #define RS_DEFAULT_MAX_SIZE     1000000     /* bytes */
+#define RS_DEFAULT_WORKER_RESERVE 2         /* workers */
 #define RS_MAX_TIMEOUT          525600      /* minutes: a year */
 
 typedef enum {
@@ -39,6 +40,7 @@ typedef struct {
     int lock_timeout;
     int lock_lease;
     long max_size;
+    int worker_reserve;
     apr_hash_t *keys;           /* name -> rs_key_t */
     struct rs_store *store;     /* per child, set in child_init */
 } rs_server_conf;
@@ -64,6 +66,7 @@ int rs_timeout_minutes(const rs_server_conf *c);
 int rs_lock_timeout(const rs_server_conf *c);
 int rs_lock_lease(const rs_server_conf *c);
 apr_size_t rs_max_size(const rs_server_conf *c);
+int rs_worker_reserve(const rs_server_conf *c);
 
 /* check_config: refuses a mapped endpoint without an API key. */
 int rs_check_endpoints(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);

@@ -12,6 +12,7 @@
 #include "cookie.h"
 #include "keys.h"
 #include "json.h"
+#include "workers.h"
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
@@ -183,7 +184,10 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
 
 static int writeable_get(request_rec *r, rs_session_t *s)
 {
-    int is_new, st = rs_lock_open_session(s, RS_KIND_ENDPOINT, &is_new);
+    int is_new, st = rs_workers_spare(r, rs_sconf(r->server), s->id);
+    if (st == RS_OK) {
+        st = rs_lock_open_session(s, RS_KIND_ENDPOINT, &is_new);
+    }
     if (st != RS_OK) {
         return rs_http_status(r, st);
     }
@@ -365,8 +369,11 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
 
 static int post(request_rec *r, rs_session_t *s)
 {
-    int is_new, st = rs_lock_open_session(s, RS_KIND_EXCLUSIVE, &is_new);
+    int is_new, st = rs_workers_spare(r, rs_sconf(r->server), s->id);
     const char *msg;
+    if (st == RS_OK) {
+        st = rs_lock_open_session(s, RS_KIND_EXCLUSIVE, &is_new);
+    }
     if (st != RS_OK) {
         return rs_http_status(r, st);
     }

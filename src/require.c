@@ -9,6 +9,7 @@
 #include "require.h"
 #include "config.h"
 #include "endpoint.h"
+#include "workers.h"
 #include "json.h"
 #include "update.h"
 #include "keys.h"
@@ -126,7 +127,10 @@ static int load(request_rec *r, rs_req_t *q)
         return rs_http_status(r, RS_UNAVAILABLE);
     }
     s = rs_lock_open(r, c, conn, rs_sid_from_cookie(r, rs_cookie_name(c)));
-    st = rs_lock_open_session(s, kind, &q->is_new);
+    st = kind ? rs_workers_spare(r, c, s->id) : RS_OK;
+    if (st == RS_OK) {
+        st = rs_lock_open_session(s, kind, &q->is_new);
+    }
     if (st != RS_OK) {
         return rs_http_status(r, st);
     }
