@@ -1,14 +1,16 @@
 #!/bin/sh
 # Builds every fuzz/fuzz_<name>.c as a libFuzzer target with ASan and UBSan
 # and runs each for SECONDS seconds on a copy of fuzz/corpus_<name>/ (seeds),
-# kept in fuzz/build/ so the repository's corpus is never written to.
+# kept in fuzz/build/ so the repository's corpus is never written to, with
+# fuzz/fuzz_<name>.dict as its dictionary when there is one.
 # Exits non-zero when a target fails to build or finds anything; the input
 # that triggered it is left as fuzz/build/<target>-crash-* (or -leak-, ...).
 #
 #   sh fuzz/run.sh SECONDS
 #
-# FUZZ_SRCS (default: src/*.c) narrows the sources compiled; FUZZ_CC picks
-# the compiler (default clang).
+# FUZZ_SRCS (default: src/*.c) narrows the sources compiled; FUZZ_TARGETS
+# (default: fuzz/fuzz_*.c) the targets run; FUZZ_CC picks the compiler
+# (default clang).
 set -eu
 
 secs=${1:-30}
@@ -38,7 +40,7 @@ done
 ar rcs "$build/librs.a" "$build"/obj/*.o
 
 status=0
-for target in fuzz/fuzz_*.c; do
+for target in ${FUZZ_TARGETS:-fuzz/fuzz_*.c}; do
     [ -f "$target" ] || continue
     name=$(basename "$target" .c)
     corpus=$build/corpus_${name#fuzz_}
@@ -49,9 +51,15 @@ for target in fuzz/fuzz_*.c; do
     if [ -d "fuzz/corpus_${name#fuzz_}" ]; then
         cp -p "fuzz/corpus_${name#fuzz_}"/* "$corpus"/ 2>/dev/null || true
     fi
+    dict=
+    if [ -f "fuzz/$name.dict" ]; then
+        dict=-dict=fuzz/$name.dict
+    fi
     echo "== $name: $secs s"
+    # shellcheck disable=SC2086
     if ! "$build/$name" -max_total_time="$secs" -timeout=25 \
-            -artifact_prefix="$build/$name-" -print_final_stats=1 "$corpus"
+            -artifact_prefix="$build/$name-" -print_final_stats=1 $dict \
+            "$corpus"
     then
         echo "$name: FAILED (see $build/$name-*)"
         status=1
