@@ -3,12 +3,12 @@
  * and a memcached key or the API key check. rs_sid_valid must accept
  * exactly 24 characters of a-z0-5; rs_guid_valid must never read past the
  * string and give, on every input, the verdict of the contract below
- * (PROTOCOL.md: any spelling .NET Guid.TryParse accepts, 32 hex digits,
- * the all-zero GUID refused), as a reference parser written here judges it.
- *
- * Where the module departs from that contract today, the departure is
- * named in tolerated() and allowed, so that the target still pins every
- * other input; FUZZ_GUID_STRICT=1 in the environment allows none of them.
+ * (PROTOCOL.md, README: every spelling either .NET peer takes, 32 hex
+ * digits, never the all-zero GUID, no white space around it), as a
+ * reference written here judges it: the fixed layouts of Guid.TryParse
+ * (N, D, B, P, and X with white space inside), and the adapters' own ApiKey
+ * check (a brace or parenthesis at either end, each dash optional), built
+ * as every layout that check allows.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +17,6 @@
 #include "sid.h"
 
 static apr_pool_t *pool;
-static int strict;
 
 static int sid_by_definition(const char *s)
 {
@@ -51,23 +50,53 @@ static const char *const white[] = {
 #define NWHITE (sizeof(white) / sizeof(white[0]))
 
 /* Templates: 'h' a hex digit, 'x' the x of "0x" in either case. */
-enum { FORM_N, FORM_D, FORM_B, FORM_P, FORM_X, FORM_BRACED_N, NFORMS };
+enum { FORM_N, FORM_D, FORM_B, FORM_P, FORM_X, NFORMS };
 static const char *const form[NFORMS] = {
     "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh",
     "hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh",
     "{hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh}",
     "(hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh)",
     "{0xhhhhhhhh,0xhhhh,0xhhhh,{0xhh,0xhh,0xhh,0xhh,0xhh,0xhh,0xhh,0xhh}}",
-    /* Not a TryParse form ('{' without '-' is read as X); recognised so
-     * that tolerated() can name it. */
-    "{hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh}",
 };
+
+/* The adapters' check, as layouts: 3 openings x 16 dash sets x 3 ends. */
+#define NPEER (3 * 16 * 3)
+static char peer[NPEER][40];
+
+static void make_peer_layouts(void)
+{
+    static const char *const open = "\0{(", *const close = "\0})";
+    static const int run[] = { 8, 4, 4, 4, 12 };
+    int o, d, c, i, k, n = 0;
+    for (o = 0; o < 3; o++) {
+        for (d = 0; d < 16; d++) {
+            for (c = 0; c < 3; c++, n++) {
+                char *t = peer[n];
+                if (open[o]) {
+                    *t++ = open[o];
+                }
+                for (i = 0; i < 5; i++) {
+                    for (k = 0; k < run[i]; k++) {
+                        *t++ = 'h';
+                    }
+                    if (i < 4 && (d >> i & 1)) {
+                        *t++ = '-';
+                    }
+                }
+                if (close[c]) {
+                    *t++ = close[c];
+                }
+                *t = '\0';
+            }
+        }
+    }
+}
 
 typedef struct {
     int accept;
-    int form;       /* -1: none */
+    int form;       /* -1: none; NFORMS: an adapters' layout */
     int nonzero;    /* of the form found: a digit is not 0 */
-    int padded;     /* white space was trimmed */
+    int padded;     /* white space around it */
 } guid_ref_t;
 
 /* The length of the white space s[0..n) starts (or ends) with; 0: none. */
@@ -110,24 +139,20 @@ static int fits_form(const char *s, size_t n, const char *t, int *nonzero)
     return 1;
 }
 
-/* s[0..n) without its white space, in out. */
+/* s[0..n) without its ASCII white space, in out: the contract allows no
+ * other inside X (TryParse would take any char.IsWhiteSpace). */
 static size_t squeeze_white(const char *s, size_t n, char *out)
 {
-    size_t k, m = 0;
-    while (n) {
-        if ((k = white_at(s, n, 0))) {
-            s += k;
-            n -= k;
-            continue;
+    size_t m = 0;
+    for (; n; s++, n--) {
+        if (!strchr("\t\n\v\f\r ", *s)) {
+            out[m++] = *s;
         }
-        out[m++] = *s++;
-        n--;
     }
     return m;
 }
 
-/* TryParse reads a key starting '{' without '-' as X, which alone allows
- * white space anywhere. */
+/* X alone allows white space anywhere inside. */
 static int has_form(int f, const char *s, size_t n, char *scratch,
                     int *nonzero)
 {
@@ -153,32 +178,21 @@ static guid_ref_t guid_by_contract(const char *key, char *scratch)
     while ((k = white_at(s, n, 1))) {
         n -= k;
     }
-    r.padded = s != key || n != strlen(s);
+    r.padded = s != key || n != strlen(key);
     for (f = 0; f < NFORMS; f++) {
         if (has_form(f, s, n, scratch, &nonzero)) {
             r.form = f;
             r.nonzero = nonzero;
-            r.accept = nonzero && f != FORM_BRACED_N;
         }
     }
+    for (f = 0; r.form < 0 && n >= 32 && n <= 38 && f < NPEER; f++) {
+        if (fits_form(s, n, peer[f], &nonzero)) {
+            r.form = NFORMS;
+            r.nonzero = nonzero;
+        }
+    }
+    r.accept = r.form >= 0 && r.nonzero && !r.padded;
     return r;
-}
-
-/*
- * The module's known departures from the contract (issue 16), each in
- * the one direction seen: it takes "{" N "}" (as the peer's own ApiKey
- * check does), and refuses P, X and a trimmed key.
- */
-static int tolerated(const guid_ref_t *r, int module)
-{
-    if (strict) {
-        return 0;
-    }
-    if (module) {
-        return r->form == FORM_BRACED_N && r->nonzero && !r->padded;
-    }
-    return r->accept && (r->form == FORM_P || r->form == FORM_X
-                         || r->padded);
 }
 
 /* A wrong reference would make every verdict meaningless: pin it. */
@@ -192,15 +206,22 @@ static const struct {
     { "(3f2504e0-4f89-11d3-9a0c-0305e82c3301)", 1 },
     { "{0x3f2504e0,0x4f89,0x11d3,{0x9a,0x0c,0x03,0x05,0xe8,0x2c,0x33,0x01}}",
       1 },
+    { "{0X3f2504e0, 0x4f89, 0x11d3, {0x9a, 0x0c, 0x03, 0x05, 0xe8, 0x2c,"
+      " 0x33, 0x01}}", 1 },
     { " {0X3f2504e0, 0x4f89, 0x11d3, {0x9a, 0x0c, 0x03, 0x05, 0xe8, 0x2c,"
-      " 0x33, 0x01}}\n", 1 },
-    { "\t3f2504e0-4f89-11d3-9a0c-0305e82c3301\xc2\xa0", 1 },
+      " 0x33, 0x01}}\n", 0 },
+    { "\t3f2504e0-4f89-11d3-9a0c-0305e82c3301\xc2\xa0", 0 },
     { "00000000-0000-0000-0000-000000000000", 0 },
     { "{00000000000000000000000000000000}", 0 },
+    { "(00000000-0000-0000-0000-000000000000}", 0 },
     { "3f2504e04-f89-11d3-9a0c-0305e82c3301", 0 },
-    { "3f2504e0-4f89-11d3-9a0c0305e82c3301", 0 },
-    { "{3f2504e04f8911d39a0c0305e82c3301}", 0 },
-    { "(3f2504e0-4f89-11d3-9a0c-0305e82c3301}", 0 },
+    { "3f2504e0-4f89-11d3-9a0c0305e82c3301", 1 },
+    { "{3f2504e04f8911d39a0c0305e82c3301}", 1 },
+    { "(3f2504e04f8911d39a0c0305e82c3301)", 1 },
+    { "(3f2504e0-4f89-11d3-9a0c-0305e82c3301}", 1 },
+    { "{3f2504e0-4f89-11d3-9a0c-0305e82c3301", 1 },
+    { "{{3f2504e0-4f89-11d3-9a0c-0305e82c3301}", 0 },
+    { "3f2504e0--4f89-11d3-9a0c-0305e82c3301", 0 },
     { "+0x2504e0-4f89-11d3-9a0c-0305e82c3301", 0 },
     { "3f2504e0-4f89-11d3-9a0c-0305e82c330g", 0 },
     { "3f2504e0-4f89-11d3-9a0c-0305e82c3301-", 0 },
@@ -209,13 +230,12 @@ static const struct {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *s = getenv("FUZZ_GUID_STRICT");
     char scratch[128];
     unsigned i;
 
     apr_initialize();
     apr_pool_create(&pool, NULL);
-    strict = s && *s && strcmp(s, "0");
+    make_peer_layouts();
     for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (guid_by_contract(known[i].key, scratch).accept
             != known[i].accept) {
@@ -229,7 +249,7 @@ static void check_guid(const char *s, char *scratch)
 {
     guid_ref_t r = guid_by_contract(s, scratch);
     int module = rs_guid_valid(s);
-    if (module != r.accept && !tolerated(&r, module)) {
+    if (module != r.accept) {
         abort();
     }
 }

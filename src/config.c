@@ -36,6 +36,7 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     rs_server_conf *m = apr_pcalloc(p, sizeof(*m));
     MERGE_PTR(store_spec);
     MERGE_PTR(api_key);
+    MERGE_PTR(api_key_header);
     MERGE_PTR(cookie_name);
     MERGE_INT(cookie_secure);
     MERGE_INT(timeout);
@@ -79,6 +80,11 @@ rs_require_e rs_require_mode(const request_rec *r)
 const char *rs_cookie_name(const rs_server_conf *c)
 {
     return c->cookie_name ? c->cookie_name : RS_DEFAULT_COOKIE;
+}
+
+const char *rs_api_key_header(const rs_server_conf *c)
+{
+    return c->api_key_header ? c->api_key_header : RS_DEFAULT_KEY_HEADER;
 }
 
 int rs_cookie_secure(const rs_server_conf *c)
@@ -171,27 +177,46 @@ static const char *set_api_key(cmd_parms *cmd, void *dummy, const char *arg)
 {
     if (!rs_guid_valid(arg)) {
         /* Never echo the key: it may be a real one with a typo. */
-        return "RemoteSessionApiKey: the key must be a GUID (32 hex digits, "
-               "dashes and braces optional) and not all zeros";
+        return "RemoteSessionApiKey: the key must be a GUID as .NET spells "
+               "it (32 hex digits, dashes optional, in braces or parentheses "
+               "or not, or Guid's {0x...} form), without spaces around it, "
+               "and not all zeros";
     }
     rs_sconf(cmd->server)->api_key = arg;
     return NULL;
 }
 
+/* An HTTP token (RFC 9110): what a cookie or a header name may be. */
+static int is_token(const char *s)
+{
+    const char *c;
+    for (c = s; *c; c++) {
+        if (!apr_isgraph(*c) || strchr("()<>@,;:\\\"/[]?={}", *c)) {
+            return 0;
+        }
+    }
+    return *s != '\0';
+}
+
 static const char *set_cookie_name(cmd_parms *cmd, void *dummy,
                                    const char *arg)
 {
-    const char *c;
-    for (c = arg; *c; c++) {
-        if (!apr_isgraph(*c) || strchr("()<>@,;:\\\"/[]?={}", *c)) {
-            break;
-        }
-    }
-    if (!*arg || *c) {
+    if (!is_token(arg)) {
         return apr_psprintf(cmd->pool, "RemoteSessionCookieName: '%s' is "
                             "not a valid cookie name", arg);
     }
     rs_sconf(cmd->server)->cookie_name = arg;
+    return NULL;
+}
+
+static const char *set_key_header(cmd_parms *cmd, void *dummy,
+                                  const char *arg)
+{
+    if (!is_token(arg)) {
+        return apr_psprintf(cmd->pool, "RemoteSessionApiKeyHeader: '%s' is "
+                            "not a valid header name", arg);
+    }
+    rs_sconf(cmd->server)->api_key_header = arg;
     return NULL;
 }
 
@@ -238,6 +263,9 @@ const command_rec rs_directives[] = {
         "libmemcached configuration string, e.g. \"--SERVER=127.0.0.1:11211\""),
     AP_INIT_TAKE1("RemoteSessionApiKey", set_api_key, NULL, RSRC_CONF,
         "API key (a GUID) the session endpoint requires"),
+    AP_INIT_TAKE1("RemoteSessionApiKeyHeader", set_key_header, NULL,
+        RSRC_CONF, "request header carrying the API key (default "
+        RS_DEFAULT_KEY_HEADER ")"),
     AP_INIT_TAKE1("RemoteSessionCookieName", set_cookie_name, NULL, RSRC_CONF,
         "session cookie name (default ASP.NET_SessionId)"),
     AP_INIT_FLAG("RemoteSessionCookieSecure", set_cookie_secure, NULL,

@@ -17,6 +17,7 @@
 #define RSLOG(n) "RS" #n ": "
 
 #define RS_DEFAULT_COOKIE       "ASP.NET_SessionId"
+#define RS_DEFAULT_KEY_HEADER   "X-SystemWebAdapter-RemoteAppAuthentication-Key"
 #define RS_DEFAULT_TIMEOUT      20          /* minutes */
 #define RS_DEFAULT_LOCK_TIMEOUT 30          /* seconds */
 #define RS_DEFAULT_LOCK_LEASE   10          /* seconds */
@@ -34,6 +35,7 @@ struct rs_store;
 typedef struct {
     const char *store_spec;     /* libmemcached configuration string */
     const char *api_key;
+    const char *api_key_header;
     const char *cookie_name;
     int cookie_secure;
     int timeout;
@@ -61,6 +63,7 @@ rs_server_conf *rs_sconf(const server_rec *s);
 rs_require_e rs_require_mode(const request_rec *r);
 
 const char *rs_cookie_name(const rs_server_conf *c);
+const char *rs_api_key_header(const rs_server_conf *c);
 int rs_cookie_secure(const rs_server_conf *c);
 int rs_timeout_minutes(const rs_server_conf *c);
 int rs_lock_timeout(const rs_server_conf *c);

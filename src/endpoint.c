@@ -20,7 +20,6 @@
 
 APLOG_USE_MODULE(remote_session);
 
-#define KEY_HEADER       "X-SystemWebAdapter-RemoteAppAuthentication-Key"
 #define READONLY_HEADER  "X-SystemWebAdapter-RemoteAppSession-ReadOnly"
 #define HEARTBEAT        apr_time_from_msec(20)
 #define BODY_POLL        apr_time_from_msec(5)
@@ -433,6 +432,7 @@ static int method_of(request_rec *r)
 int rs_endpoint_handler(request_rec *r)
 {
     rs_server_conf *c;
+    const char *key;
 
     if (!r->handler || strcmp(r->handler, RS_HANDLER)) {
         return DECLINED;
@@ -443,7 +443,11 @@ int rs_endpoint_handler(request_rec *r)
                       "RemoteSessionApiKey is not set for this server");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (!rs_key_equal(apr_table_get(r->headers_in, KEY_HEADER), c->api_key)) {
+    key = apr_table_get(r->headers_in, rs_api_key_header(c));
+    /* Checked, it leaves the request: no access log format, later
+     * handler or trace can show it. */
+    apr_table_unset(r->headers_in, rs_api_key_header(c));
+    if (!rs_key_equal(key, c->api_key)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00038)
                       "missing or wrong API key");
         r->status = HTTP_UNAUTHORIZED;

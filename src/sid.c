@@ -45,30 +45,87 @@ const char *rs_sid_store_key(apr_pool_t *p, const char *id)
     return apr_pstrcat(p, "remote-session:", id, NULL);
 }
 
-/* 32 hex digits, as 8-4-4-4-12 with dashes or without, braces optional. */
-int rs_guid_valid(const char *key)
+/* n hex digits at *s, advancing it; *nonzero notes a digit not 0. */
+static int hex_run(const char **s, int n, int *nonzero)
 {
-    static const int dash_at[] = { 8, 13, 18, 23 };
-    apr_size_t n = strlen(key);
-    int dashes, i, nonzero = 0;
-
-    if (n >= 2 && key[0] == '{' && key[n - 1] == '}') {
-        key++;
-        n -= 2;
-    }
-    if (n != 32 && n != 36) {
-        return 0;
-    }
-    dashes = n == 36;
-    for (i = 0; i < (int)n; i++) {
-        int want_dash = dashes && (i == dash_at[0] || i == dash_at[1]
-                                   || i == dash_at[2] || i == dash_at[3]);
-        if (want_dash ? key[i] != '-' : !apr_isxdigit(key[i])) {
+    for (; n > 0; n--, (*s)++) {
+        if (!apr_isxdigit(**s)) {
             return 0;
         }
-        nonzero |= !want_dash && key[i] != '0';
+        *nonzero |= **s != '0';
     }
-    return nonzero;
+    return 1;
+}
+
+/* The peer's own ApiKey check: an optional brace or parenthesis at either
+ * end, 8-4-4-4-12 hex digits, each dash optional. */
+static int peer_form(const char *s, int *nonzero)
+{
+    static const int run[] = { 8, 4, 4, 4, 12 };
+    int i;
+    s += *s == '{' || *s == '(';
+    for (i = 0; i < 5; i++) {
+        if (!hex_run(&s, run[i], nonzero)) {
+            return 0;
+        }
+        s += i < 4 && *s == '-';
+    }
+    s += *s == '}' || *s == ')';
+    return *s == '\0';
+}
+
+/* Guid.TryParse's "X" spelling, {0x8,0x4,0x4,{0x2,0x2,0x2,0x2,0x2,0x2,
+ * 0x2,0x2}}, which may have white space anywhere inside: TryParse drops it
+ * before it reads the digits, and so does this. */
+static int x_form(const char *key, int *nonzero)
+{
+    static const char layout[] = "{0x8,0x4,0x4,{0x2,0x2,0x2,0x2,0x2,0x2,"
+                                 "0x2,0x2}}";
+    char packed[80];
+    const char *s = packed, *t;
+    apr_size_t n = 0, len = strlen(key);
+
+    if (!len || apr_isspace(key[0]) || apr_isspace(key[len - 1])) {
+        return 0;   /* around it, the key could never match a header */
+    }
+    for (; *key; key++) {
+        if (apr_isspace(*key)) {
+            continue;
+        }
+        if (n == sizeof(packed) - 1) {
+            return 0;
+        }
+        packed[n++] = *key;
+    }
+    packed[n] = '\0';
+    for (t = layout; *t; t++) {
+        if (*t >= '1' && *t <= '9') {
+            if (!hex_run(&s, *t - '0', nonzero)) {
+                return 0;
+            }
+        }
+        else if (*t == 'x' ? (*s != 'x' && *s != 'X') : *s != *t) {
+            return 0;
+        }
+        else {
+            s++;
+        }
+    }
+    return *s == '\0';
+}
+
+/* Every spelling either peer takes for a key: the ApiKey check of the
+ * adapters, and Guid.TryParse's forms (N, D, B, P: all of the first;
+ * X besides); never the all-zero GUID. Not white space around it: httpd
+ * trims a header value, so such a key could never match. */
+int rs_guid_valid(const char *key)
+{
+    int nonzero = 0;
+    if (peer_form(key, &nonzero)) {
+        return nonzero;
+    }
+    nonzero = 0;
+    return x_form(key, &nonzero) && nonzero;
 }
 
 /*

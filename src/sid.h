@@ -15,7 +15,8 @@ const char *rs_sid_generate(apr_pool_t *p);
 /* 1 when s is exactly an ID of our form. */
 int rs_sid_valid(const char *s);
 
-/* 1 when key is a non-empty, non-zero GUID (dashes/braces optional). */
+/* 1 when key is a non-zero GUID as the .NET peers spell it: 32 hex digits,
+ * dashes optional, a brace or parenthesis at either end, or the X form. */
 int rs_guid_valid(const char *key);
 
 /* 1 when given (may be NULL) equals want; time independent of content. */

@@ -11,16 +11,17 @@
 
 APLOG_USE_MODULE(remote_session);
 
-/* Statuses that keep a worker from taking a new request. An async MPM
- * (event) parks idle keep-alive and lingering-close connections without a
- * worker; prefork's children wait on them. */
+/* Statuses that keep a worker from taking a new request for long. A
+ * request being logged or its connection closing is done in moments, and
+ * counted free. An async MPM (event) parks idle keep-alive connections
+ * without a worker; prefork's children wait on them. */
 static int is_busy(int status, int async)
 {
     switch (status) {
-    case SERVER_BUSY_READ: case SERVER_BUSY_WRITE: case SERVER_BUSY_LOG:
-    case SERVER_BUSY_DNS: case SERVER_GRACEFUL:
+    case SERVER_BUSY_READ: case SERVER_BUSY_WRITE: case SERVER_BUSY_DNS:
+    case SERVER_GRACEFUL:
         return 1;
-    case SERVER_BUSY_KEEPALIVE: case SERVER_CLOSING:
+    case SERVER_BUSY_KEEPALIVE:
         return !async;
     default:
         return 0;

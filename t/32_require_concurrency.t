@@ -27,10 +27,13 @@ use RS::Require qw(:all);
 use RS::Wire qw(read_record wait_record LOCK_FREE LOCK_HELD KIND_ENDPOINT
                 KIND_EXCLUSIVE);
 
-plan tests => 39;
-
 use constant CLIENTS => 20;
 use constant ROUNDS  => 10;
+
+# the clients wait in workers, beside the RemoteSessionWorkerReserve (2)
+# and a request of this process
+need_workers(CLIENTS + 3);
+plan tests => 39;
 
 # --- 20 clients x 10 increments -------------------------------------------------
 my %v = (vhost => 'rq_lock60');
