@@ -15,12 +15,20 @@
 #include "mod_remote_session.h"
 #include "store.h"
 #include "lease.h"
+#include "startup.h"
 
 /* check_config runs for "httpd -t" too, and before httpd detaches. */
 static int rs_check_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
                            server_rec *s)
 {
-    return rs_check_endpoints(p, ptemp, s);
+    return rs_startup_check(ptemp, s);
+}
+
+static int rs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
+                          server_rec *s)
+{
+    rs_startup_warn(ptemp, s);
+    return OK;
 }
 
 /* Handlers run on MPM threads and, under HTTP/2, on mod_http2's workers. */
@@ -61,6 +69,7 @@ static void rs_child_init(apr_pool_t *pchild, server_rec *main)
 static void rs_register_hooks(apr_pool_t *p)
 {
     ap_hook_check_config(rs_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(rs_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rs_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Spoofed session headers go before any other module sees them. */
     ap_hook_post_read_request(rs_require_strip_headers, NULL, NULL,

@@ -4,7 +4,7 @@
 set -e
 PKGS="apache2 apache2-dev libmemcached-dev libjansson-dev memcached
       libapache2-mod-perl2 libwww-perl libjson-pp-perl libhttp-daemon-perl
-      python3-h2 curl clang libclang-rt-dev php-cgi"
+      python3-h2 curl clang libclang-rt-dev php-cgi openssl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -8,7 +8,6 @@
 #include "config.h"
 #include <http_log.h>
 #include <http_core.h>
-#include <util_cfgtree.h>
 #include "keys.h"
 #include "store.h"
 #include "sid.h"
@@ -292,58 +291,3 @@ const command_rec rs_directives[] = {
         "On (session with exclusive lock), ReadOnly, or Off"),
     { NULL }
 };
-
-/* The server a directive node belongs to: its <VirtualHost>, else main. */
-static server_rec *server_of(ap_directive_t *d, server_rec *main)
-{
-    server_rec *s;
-    for (; d; d = d->parent) {
-        if (strcasecmp(d->directive, "<VirtualHost")) {
-            continue;
-        }
-        for (s = main->next; s; s = s->next) {
-            if (s->defn_line_number == (unsigned)d->line_num
-                && s->defn_name && !strcmp(s->defn_name, d->filename)) {
-                return s;
-            }
-        }
-    }
-    return main;
-}
-
-static int is_endpoint_mapping(const ap_directive_t *d)
-{
-    const char *args;
-    if (strcasecmp(d->directive, "SetHandler") || !d->args) {
-        return 0;
-    }
-    args = d->args;
-    if (*args == '"' || *args == '\'') {
-        args++;
-    }
-    return !strncasecmp(args, "remote-session", 14)
-        && (!args[14] || strchr("\"' \t", args[14]));
-}
-
-static int check_tree(ap_directive_t *d, server_rec *main)
-{
-    for (; d; d = d->next) {
-        if (is_endpoint_mapping(d) && !rs_sconf(server_of(d, main))->api_key) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, main, RSLOG(00001)
-                         "RemoteSessionApiKey is required: 'SetHandler "
-                         "remote-session' at %s:%d maps the session endpoint "
-                         "but its server has no key", d->filename,
-                         d->line_num);
-            return 0;
-        }
-        if (d->first_child && !check_tree(d->first_child, main)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int rs_check_endpoints(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s)
-{
-    return check_tree(ap_conftree, s) ? OK : HTTP_INTERNAL_SERVER_ERROR;
-}

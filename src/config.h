@@ -71,7 +71,4 @@ int rs_lock_lease(const rs_server_conf *c);
 apr_size_t rs_max_size(const rs_server_conf *c);
 int rs_worker_reserve(const rs_server_conf *c);
 
-/* check_config: refuses a mapped endpoint without an API key. */
-int rs_check_endpoints(apr_pool_t *p, apr_pool_t *ptemp, server_rec *s);
-
 #endif

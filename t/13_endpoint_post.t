@@ -16,73 +16,17 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use File::Spec ();
-use IPC::Open2 ();
 use JSON::PP ();
 use RS::Test qw(:all);
 use RS::Proto qw(:all);
+use RS::H2 qw(have_h2 h2_open h2_finish);
 use Time::HiRes ();
 
-my $python = '/usr/bin/python3';
-my $script = File::Spec->catfile(t_dir(), 'bin', 'h2_post.py');
-my $have_h2 = -x $python
-    && system($python, '-c', 'import h2.connection') == 0;
-
-die "t/13 needs Debian's python3-h2 ($python -c 'import h2'): "
-    . "make test installs it\n" unless $have_h2;
+have_h2();
 plan tests => 13 + 8 + 7 + 12 + 5;
 
 my $json = JSON::PP->new;
 my $cookie_re = qr/\AASP\.NET_SessionId=([a-z0-5]{24}); path=\/; HttpOnly; SameSite=Lax\z/;
-
-sub read_json_line {
-    my ($fh, $timeout) = @_;
-    my $line;
-    eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm $timeout;
-        $line = <$fh>;
-        alarm 0;
-    };
-    alarm 0;
-    return { error => "h2_post.py: " . ($@ || 'no output') }
-        unless defined $line;
-    return eval { $json->decode($line) } || { error => "bad line: $line" };
-}
-
-# h2_open(cookie => ..., key => ..., port => ...) -> handle with {first}:
-# the script's report of the response head, state and anything after it.
-sub h2_open {
-    my %o = @_;
-    my @cmd = ($python, $script, '--port', $o{port} || suite_port(),
-               '--key', exists $o{key} ? $o{key} : API_KEY);
-    push @cmd, '--cookie', $o{cookie} if defined $o{cookie};
-    my ($out, $in);
-    my $pid = IPC::Open2::open2($out, $in, @cmd);
-    my $h = { pid => $pid, out => $out, in => $in };
-    $h->{first} = read_json_line($out, 10);
-    my $f = $h->{first};
-    $h->{state_bytes} = pack 'H*', $f->{state_hex} // '';
-    $h->{extra} = pack 'H*', $f->{extra_hex} // '';
-    $h->{state} = length $h->{state_bytes}
-        ? eval { decode_state($h->{state_bytes}) } : undef;
-    $h->{headers} = { map { (lc $_->[0] => $_->[1]) } @{ $f->{headers} || [] } };
-    return $h;
-}
-
-# h2_finish($h, $body, pieces => n, delay => s) -> {rest, ended, reset, error}
-sub h2_finish {
-    my ($h, $body, %o) = @_;
-    my $in = $h->{in};
-    print $in $json->encode({ body_hex => unpack('H*', $body),
-                              pieces => $o{pieces} || 1,
-                              delay => $o{delay} || 0 }), "\n";
-    close $in;
-    my $end = read_json_line($h->{out}, 10);
-    waitpid $h->{pid}, 0;
-    $end->{rest} = pack 'H*', $end->{rest_hex} // '';
-    return $end;
-}
 
 sub items_of {
     my (undef, $st) = ro_get(shift);

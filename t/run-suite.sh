@@ -62,7 +62,8 @@ write_system_conf() {
         echo "# Written by t/run-suite.sh for the mpm_$1 pass; Apache::Test"
         echo "# inherits these LoadModule lines (t/TEST.PL -httpd_conf)."
         for m in "mpm_$1" authz_core authz_host authn_core access_compat \
-                 mime alias dir env headers setenvif status filter; do
+                 mime alias dir env headers setenvif status filter \
+                 socache_shmcb ssl; do
             echo "LoadModule ${m}_module $MODDIR/mod_$m.so"
         done
     } > conf/system.conf

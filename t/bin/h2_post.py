@@ -1,10 +1,19 @@
 #!/usr/bin/python3
-"""The protocol's one-connection POST over cleartext HTTP/2 with prior
-knowledge, driven by a test (t/13_endpoint_post.t) through stdin/stdout.
-Needs Debian's python3-h2: run it with /usr/bin/python3.
+"""The protocol's one-connection POST over HTTP/2, driven by a test
+(t/13_endpoint_post.t, t/17_endpoint_tls.t) through stdin/stdout: over
+cleartext HTTP/2 with prior knowledge, or, with --tls CAFILE, as the
+ASP.NET Core client does it: TLS, h2 chosen by ALPN (--alpn, default "h2",
+the only protocol that client offers for its POST), the certificate
+checked against CAFILE for the name localhost. Needs Debian's python3-h2:
+run it with /usr/bin/python3.
 
     /usr/bin/python3 h2_post.py --port N [--path P] [--key K]
-                                [--cookie 'name=value'] [--linger S]
+                                [--key-header NAME] [--cookie 'name=value']
+                                [--linger S] [--tls CAFILE] [--alpn h2,...]
+
+With --tls, when the server picks no h2 (or ends the handshake because
+none of the offered protocols fits) the script prints one line
+{"error": "ALPN ...", "alpn": <what it picked or null>} and exits 2.
 
 1. Opens the stream: POST with the key header (and the cookie), request
    body left open.
@@ -16,7 +25,10 @@ Needs Debian's python3-h2: run it with /usr/bin/python3.
 3. Reads one JSON line from stdin: {"body_hex": ..., "pieces": n,
    "delay": seconds} and sends the body in n DATA frames, delay seconds
    apart, the last one ending the stream ({"abort": true} resets the
-   stream instead).
+   stream instead). With "vanish": "close" | "reset" | "goaway" it sends
+   the body without ending the stream, then vanishes that way (closes the
+   connection; RST_STREAM(CANCEL), then closes; GOAWAY, then closes), prints
+   {"vanished": mode} and exits.
 4. Reads the rest of the response until the stream ends and prints
    {"rest_hex", "ended", "reset", "error"}.
 """
@@ -24,11 +36,13 @@ import argparse
 import json
 import select
 import socket
+import ssl
 import sys
 import time
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 
 
@@ -79,10 +93,30 @@ def state_length(buf):
     return pos
 
 
+def tls_wrap(sock, cafile, alpn):
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+    ctx.set_alpn_protocols(alpn)
+    try:
+        tls = ctx.wrap_socket(sock, server_hostname="localhost")
+    except ssl.SSLError as e:
+        # OpenSSL servers end the handshake when no offered protocol fits
+        emit({"error": "ALPN: no h2, the TLS handshake failed: %s" % e,
+              "alpn": None})
+        sys.exit(2)
+    chosen = tls.selected_alpn_protocol()
+    if chosen != "h2":
+        emit({"error": "ALPN: the server chose %s, not h2" % chosen,
+              "alpn": chosen})
+        sys.exit(2)
+    return tls
+
+
 class Client:
-    def __init__(self, port):
+    def __init__(self, port, cafile=None, alpn=("h2",)):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if cafile:
+            self.sock = tls_wrap(self.sock, cafile, list(alpn))
         cfg = h2.config.H2Configuration(client_side=True,
                                         header_encoding="utf-8")
         self.conn = h2.connection.H2Connection(config=cfg)
@@ -103,10 +137,14 @@ class Client:
 
     def pump(self, timeout):
         """Reads and handles what arrives within timeout seconds."""
+        pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
         ready, _, _ = select.select([self.sock], [], [], max(timeout, 0))
-        if not ready:
+        if not ready and not pending:
             return False
-        chunk = self.sock.recv(65536)
+        try:
+            chunk = self.sock.recv(65536)
+        except ssl.SSLWantReadError:
+            return True     # a TLS record not whole yet
         if not chunk:
             self.error = self.error or "connection closed"
             self.ended = True
@@ -138,6 +176,20 @@ def emit(obj):
     sys.stdout.flush()
 
 
+def vanish(c, sid, body, mode):
+    """Sends body without ending the stream, then goes away by mode."""
+    if body:
+        c.conn.send_data(sid, body, end_stream=False)
+        c.flush()
+    if mode == "reset":
+        c.conn.reset_stream(sid, error_code=h2.errors.ErrorCodes.CANCEL)
+    elif mode == "goaway":
+        c.conn.close_connection()
+    c.flush()
+    c.sock.close()
+    emit({"vanished": mode})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -146,15 +198,19 @@ def main():
     ap.add_argument("--cookie", default=None)
     ap.add_argument("--linger", type=float, default=0.3)
     ap.add_argument("--timeout", type=float, default=5)
+    ap.add_argument("--key-header",
+                    default="x-systemwebadapter-remoteappauthentication-key")
+    ap.add_argument("--tls", default=None, metavar="CAFILE")
+    ap.add_argument("--alpn", default="h2")
     a = ap.parse_args()
 
-    c = Client(a.port)
-    headers = [(":method", "POST"), (":scheme", "http"),
-               (":authority", "127.0.0.1:%d" % a.port), (":path", a.path),
+    c = Client(a.port, a.tls, a.alpn.split(","))
+    headers = [(":method", "POST"), (":scheme", "https" if a.tls else "http"),
+               (":authority", ("localhost:%d" if a.tls else "127.0.0.1:%d")
+                % a.port), (":path", a.path),
                ("content-type", "application/octet-stream")]
     if a.key is not None:
-        headers.append(("x-systemwebadapter-remoteappauthentication-key",
-                        a.key))
+        headers.append((a.key_header.lower(), a.key))
     if a.cookie is not None:
         headers.append(("cookie", a.cookie))
     sid = c.conn.get_next_available_stream_id()
@@ -189,6 +245,9 @@ def main():
     # the body, from the test
     line = sys.stdin.readline()
     cmd = json.loads(line) if line.strip() else {"abort": True}
+    if cmd.get("vanish") and not c.ended:
+        vanish(c, sid, bytes.fromhex(cmd.get("body_hex", "")), cmd["vanish"])
+        return
     if not c.ended:
         if cmd.get("abort"):
             c.conn.reset_stream(sid)
