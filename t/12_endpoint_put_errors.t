@@ -53,6 +53,9 @@ my @malformed = (
     [ 'session ID in upper case',   $good->(uc $id, [ 'c', '3' ]) ],
 );
 
+# a held writeable GET and the PUTs (or a pipelined pair of them) at once
+need_workers(2);
+
 plan tests => 12 + 17 + 1 + 5 * @malformed + 6 + 7 + 10;
 
 # refused(sub { request }, status, message, what, session ID):
@@ -142,6 +145,7 @@ is_deeply(items_of($other), [], '... the other session is untouched too');
 my $r = put_state($id, $valid);
 is($r->code, 200, 'a correct PUT then commits') or diag($r->as_string);
 ok($g->read_body(3), '... and the held GET completes');
+$g->close;    # a finished response kept alive would hold a prefork child
 is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
 
 # --- a second PUT on a committed lock ----------------------------------------
