@@ -14,7 +14,39 @@ use RS::Test qw(:all);
 use RS::Proto qw(:all);
 use Time::HiRes ();
 
-plan tests => 12 + 9 + 3 + 7 + 4 + 7 + 6 + 7;
+# writer A holding, writer B waiting and A's PUT, all at once
+need_workers(3);
+
+plan tests => 1 + 11 + 9 + 3 + 7 + 4 + 7 + 6 + 7;
+
+# The item's remaining lifetime as memcached's meta get reports it:
+# ($seconds, answer), $seconds undef unless the answer is "HD ... t<n>"
+# (EN: the item is missing; anything else: no meta commands, which the
+# probe below fails on first). A missing item fails the check that asks.
+sub item_ttl {
+    my $key = shift;
+    my $line = mc_command("mg $key t");
+    my ($t) = $line =~ /^HD(?: \S+)*? t(-?\d+)(?: |\z)/;
+    return ($t, $line);
+}
+
+# Error log lines since $mark about session $id with one of the codes.
+sub logged {
+    my ($mark, $id, @codes) = @_;
+    my $codes = join '|', @codes;
+    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
+           split /\n/, error_log_since($mark);
+}
+
+# --- memcached answers meta commands (the TTL check below needs them) -------
+{
+    my $probe = "rs-t11-meta-probe-$$";
+    mc_set($probe, 'x', 1000) or BAIL_OUT("memcached refused to store $probe");
+    my ($t, $line) = item_ttl($probe);
+    mc_delete($probe);
+    ok(defined $t && $t > 990 && $t <= 1000,
+       "memcached's meta get shows a fresh item's TTL (set 1000 s: '$line')");
+}
 
 my $cookie_re = qr/\AASP\.NET_SessionId=([a-z0-5]{24}); path=\/; HttpOnly; SameSite=Lax\z/;
 
@@ -35,7 +67,8 @@ my @items = (
 my $id = new_session_id();
 my $t0 = Time::HiRes::time();
 my $g = hold_get($id);
-my $first = Time::HiRes::time() - $t0;
+diag(sprintf 'writeable GET: state and newline after %.3f s',
+             Time::HiRes::time() - $t0);
 is($g->{code}, 200, 'writeable GET: 200');
 is($g->{headers}{'content-type'}, 'text/event-stream',
    'writeable GET: Content-Type text/event-stream');
@@ -49,27 +82,36 @@ ok($st && !$st->{readonly} && !$st->{new} && !$st->{abandoned},
 is($st && $st->{timeout}, 20, 'writeable GET: Timeout 20');
 is(substr($g->{after} // '', 0, 1), "\n",
    'writeable GET: the state is followed by a newline');
-ok($first < 1, sprintf('writeable GET: state and newline arrive at once, '
-                       . 'before any PUT (%.3f s)', $first));
 ok(!$g->{done}, 'writeable GET: the response stays open');
 
+# "about every 20 ms": 50 a second; at least 10 in one second (a fifth)
 my $before = length $g->after_state;
-$g->read_body(0.5);
+$g->read_body(1);
 my $beats = $g->after_state;
 my $n = length($beats) - $before;
-ok($n >= 5, "heartbeats: $n in 0.5 s (at least 5, one per ~20 ms)");
+ok($n >= 10, "heartbeats: $n in 1 s (at least 10; one per ~20 ms is 50)");
 is($beats, "\n" x length $beats,
    'heartbeats: nothing but newline bytes after the state');
 
 # --- PUT commits; the held GET ends ------------------------------------------
+# The held GET sees the commit on its next poll (every heartbeat): it
+# ends normally, with no lock lost (RS00061), client gone (RS00030) or
+# session timeout (RS00031) logged, and well within a lease (the poll is
+# not a lease mechanism; the lease is 2 s, the poll 20 ms).
 my $body = encode_state(id => $id, timeout => 35, items => \@items);
+my $mark = error_log_since();
 my $r = put_state($id, $body);
 is($r->code, 200, 'PUT with the new state: 200') or diag($r->as_string);
 $t0 = Time::HiRes::time();
-my $ended = $g->read_body(3);
+my $ended = $g->read_body(LOCK_TIMEOUT + LOCK_LEASE);
 my $took = Time::HiRes::time() - $t0;
 ok($ended, 'the held GET completes after the PUT');
-ok($took < 1, sprintf('... promptly (%.3f s)', $took));
+my @ended_why = logged($mark, $id, qw(RS00030 RS00031 RS00061));
+ok($ended && $took < LOCK_LEASE && !@ended_why,
+   sprintf('... because of the commit: within a lease (%.3f s), nothing '
+           . 'else logged for the session', $took))
+    or diag(join "\n", @ended_why);
+$g->close;
 is($g->after_state, "\n" x length $g->after_state,
    'the held GET sent nothing but newlines after the state');
 
@@ -82,25 +124,33 @@ is_deeply($rst && $rst->{items}, \@items,
           'the items as PUT: same keys, same value bytes, same order');
 is($rst && $rst->{timeout}, 35, 'Timeout as the PUT sent it (35)');
 ok($rst && !$rst->{new}, 'the session is not new');
-SKIP: {
-    my $ttl = mc_exptime($id);
-    skip "memcached has no meta commands ('mg <key> t')", 1
-        unless defined $ttl;
-    ok($ttl > 2000 && $ttl <= 2100,
-       "the item now expires after 35 minutes: $ttl s");
+{
+    my ($ttl, $line) = item_ttl(session_key($id));
+    ok(defined $ttl && $ttl > 2000 && $ttl <= 2100,
+       "the item now expires after 35 minutes: '$line'");
 }
 
 # --- a client that vanishes: the lock is released, the state unchanged ------
+# Judged by the error log, not by a clock: the holder logs that its client
+# went away and it released the lock (RS00030), and the next writer gets
+# the lock neither by taking it over after the lease (RS00025) nor not at
+# all (RS00026).
 {
     my $g = hold_get($id);
     is($g->{code}, 200, 'a writeable GET takes the lock');
+    my $mark = error_log_since();
     $g->close;
     my $t0 = Time::HiRes::time();
-    my $g2 = hold_get($id);
+    my $g2 = hold_get($id, timeout => LOCK_TIMEOUT + LOCK_LEASE);
     my $took = Time::HiRes::time() - $t0;
-    ok($g2->{code} == 200 && $took < 1,
-       sprintf('after its client vanished the lock is free at once '
-               . '(%.3f s; the lease is 2 s, the lock timeout 3 s)', $took));
+    my @released = logged($mark, $id, 'RS00030');
+    my @waits = logged($mark, $id, qw(RS00025 RS00026));
+    ok(($g2->{code} // 0) == 200 && @released == 1 && !@waits,
+       sprintf('after its client vanished the holder released the lock '
+               . '(RS00030) and the next writer got it without a takeover '
+               . '(%.3f s)', $took))
+        or diag(join "\n", 'code: ' . ($g2->{code} // 'none'), @released,
+                @waits);
     is_deeply($g2->{state} && $g2->{state}{items}, \@items,
               '... and the state is as committed');
     $g2->close;
@@ -161,12 +211,17 @@ ok($g->{state} && $g->{state}{new} && $g->{state}{id} eq $nid,
 $r = put_state($nid, encode_state(id => $nid, items => [[ 'n', '1' ]]));
 is($r->code, 200, 'PUT on the new session: 200');
 ok($g->read_body(3), 'the held GET completes');
+$g->close;    # a finished response kept alive would hold a prefork child
 ($ro, $rst) = ro_get($nid);
 is_deeply($rst && $rst->{items}, [[ 'n', '1' ]], 'the item is stored');
 
 # --- a second writer waits for the first ------------------------------------
+# B waits in the server for at most RemoteSessionLockTimeout from its
+# request; A's PUT comes well before that, so B's answer must be the lock
+# (200), never the lock timeout's 503 (RS00026), nor a takeover (RS00025).
 my $a = hold_get($nid);
 is($a->{code}, 200, 'writer A holds the session');
+$mark = error_log_since();
 my $b = RS::Proto::Conn->new;
 $b->request('GET', ENDPOINT, headers => [KEY_HEADER, API_KEY,
                                          Cookie => COOKIE_NAME . "=$nid"]);
@@ -174,8 +229,11 @@ ok(!defined $b->read_head(0.4),
    'writer B gets no answer while A holds the lock');
 $r = put_state($nid, encode_state(id => $nid, items => [[ 'n', '2' ]]));
 is($r->code, 200, 'A\'s PUT: 200');
-is($b->read_head(2), 200, 'then writer B gets the lock: 200');
-$b->read_state(2);
+is($b->read_head(LOCK_TIMEOUT + LOCK_LEASE), 200,
+   'then writer B gets the lock: 200')
+    or diag(join "\n", "B: " . ($b->{code} // "no answer"),
+            logged($mark, $nid, qw(RS00025 RS00026)));
+$b->read_state(LOCK_TIMEOUT);
 is_deeply($b->{state} && $b->{state}{items}, [[ 'n', '2' ]],
           'writer B sees A\'s committed state');
 $r = put_state($nid, encode_state(id => $nid, items => [[ 'n', '3' ]]));

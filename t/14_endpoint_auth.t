@@ -36,6 +36,9 @@ my @bad_keys = (
 );
 my @methods405 = qw(DELETE PATCH OPTIONS HEAD FOO);
 
+# a held writeable GET and its PUT at once
+need_workers(2);
+
 plan tests => 4 * @bad_keys + 2 + 2 + 3 + 4 + 8 + 4 * @methods405 + 1 + 2
             + 4;
 

@@ -9,6 +9,9 @@ use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
 use RS::Proto qw(:all);
 
+# a held writeable GET and its PUT at once
+need_workers(2);
+
 plan tests => 8;
 
 my $id = new_session_id();

@@ -22,6 +22,9 @@ use RS::Wire qw(:all);
 # do it now, not between planting a record and the request that meets it
 endpoint_url();
 
+# a held writeable GET and five read-only GETs at once
+need_workers(6);
+
 plan tests => 23;
 
 my $id = new_session(items => { x => '1', name => '"first"' });
