@@ -18,6 +18,12 @@ const char *rs_sid_from_cookie(request_rec *r, const char *cookie_name)
     return rs_sid_valid(val) ? val : NULL;
 }
 
+int rs_cookie_present(request_rec *r, const char *cookie_name)
+{
+    const char *val = NULL;
+    return ap_cookie_read(r, cookie_name, &val, 0) == APR_SUCCESS && val;
+}
+
 void rs_sid_set_cookie(request_rec *r, const char *cookie_name,
                        const char *id, int secure)
 {

@@ -398,7 +398,9 @@ static int answer(request_rec *r, rs_server_conf *c)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (r->method_number == M_PUT && !id) {
-        return refuse(r, NULL, MSG_NO_ID);
+        /* As the framework peer: a cookie it cannot read names no lock. */
+        return refuse(r, NULL, rs_cookie_present(r, rs_cookie_name(c))
+                               ? MSG_NOT_FOUND : MSG_NO_ID);
     }
     if (!(conn = rs_store_conn(r, c->store))) {
         return rs_http_status(r, RS_UNAVAILABLE);

@@ -56,7 +56,7 @@ my @malformed = (
 # a held writeable GET and the PUTs (or a pipelined pair of them) at once
 need_workers(2);
 
-plan tests => 12 + 17 + 1 + 5 * @malformed + 6 + 7 + 10;
+plan tests => 12 + 5 + 17 + 1 + 5 * @malformed + 6 + 7 + 10;
 
 # refused(sub { request }, status, message, what, session ID):
 # sends the request and checks the refusal: status, reason phrase,
@@ -101,9 +101,13 @@ sub items_of {
 # --- no session ID -----------------------------------------------------------
 refused(sub { send_request(endpoint_request('PUT', body => $valid)) },
         400, NO_ID, 'PUT without a cookie');
+# as the framework peer: "No session ID found" only without the cookie
 refused(sub { send_request(endpoint_request('PUT', body => $valid,
                                             cookie => COOKIE_NAME . '=' . uc $id)) },
-        400, NO_ID, 'PUT with a cookie that is not an ID of ours');
+        400, NOT_FOUND, 'PUT with a cookie that is not an ID of ours');
+refused(sub { send_request(endpoint_request('PUT', body => $valid,
+                                            cookie => COOKIE_NAME . '=')) },
+        400, NOT_FOUND, 'PUT with an empty session cookie');
 {
     my @k = mc_keys('remote-session:');
     send_request(endpoint_request('PUT', body => $valid));
