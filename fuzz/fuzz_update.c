@@ -63,7 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     apr_pool_create(&root, NULL);
     registry = rs_keys_make(root);
     for (i = 0; i < NKEYS; i++) {
-        if (rs_keys_add(root, registry, keys[i].name, keys[i].type)) {
+        if (rs_keys_add(root, registry, keys[i].name, keys[i].type, NULL)) {
             abort();
         }
     }

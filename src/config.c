@@ -226,14 +226,14 @@ static const char *set_cookie_secure(cmd_parms *cmd, void *dummy, int on)
 }
 
 static const char *set_key(cmd_parms *cmd, void *dummy, const char *name,
-                           const char *type)
+                           const char *type, const char *scope)
 {
     rs_server_conf *c = rs_sconf(cmd->server);
     const char *err;
     if (!c->keys) {
         c->keys = rs_keys_make(cmd->pool);
     }
-    err = rs_keys_add(cmd->pool, c->keys, name, type);
+    err = rs_keys_add(cmd->pool, c->keys, name, type, scope);
     return err ? apr_pstrcat(cmd->pool, "RemoteSessionKey: ", err, NULL)
                : NULL;
 }
@@ -281,9 +281,10 @@ const command_rec rs_directives[] = {
         (void *)&f_worker_reserve, RSRC_CONF,
         "workers a writeable request may not take, kept for read-only GETs "
         "and PUTs (default 2; 0: none)"),
-    AP_INIT_TAKE2("RemoteSessionKey", set_key, NULL, RSRC_CONF,
-        "registers a session key: name and type (string int long bool double "
-        "object array json, '?' suffix for nullable)"),
+    AP_INIT_TAKE23("RemoteSessionKey", set_key, NULL, RSRC_CONF,
+        "registers a session key: name, type (string int long bool double "
+        "object array json, '?' suffix for nullable) and, for a key of the "
+        "Apache side alone, the word apache"),
     AP_INIT_TAKE1("RemoteSessionMaxSize", set_max_size, NULL, RSRC_CONF,
         "largest serialized session accepted, bytes (default 1000000)"),
     AP_INIT_TAKE1("SessionRequire", set_require, NULL,

@@ -102,11 +102,13 @@ static apr_bucket_brigade *brigade(request_rec *r)
     return apr_brigade_create(r->pool, r->connection->bucket_alloc);
 }
 
-/* The state as this response presents it, plus an optional newline. */
+/* The state as this response presents it, plus an optional newline:
+ * what the .NET client may see of it (keys.h, rs_keys_client_view). */
 static apr_status_t send_state(request_rec *r, const rs_state_t *st,
                                int is_new, int readonly, int newline)
 {
-    rs_state_t view = *st;
+    rs_state_t view = *rs_keys_client_view(r->pool,
+                                           rs_sconf(r->server)->keys, st);
     apr_size_t n;
     unsigned char *b;
 
@@ -406,6 +408,7 @@ static int answer(request_rec *r, rs_server_conf *c)
         return rs_http_status(r, RS_UNAVAILABLE);
     }
     s = rs_lock_open(r, c, conn, id);
+    s->client = 1;
     if (r->method_number == M_PUT) {
         return put(r, s);
     }

@@ -24,7 +24,7 @@ apr_hash_t *rs_keys_make(apr_pool_t *p)
 }
 
 const char *rs_keys_add(apr_pool_t *p, apr_hash_t *reg, const char *name,
-                        const char *type)
+                        const char *type, const char *scope)
 {
     apr_size_t n = strlen(type);
     int q = n > 0 && type[n - 1] == '?';
@@ -34,6 +34,11 @@ const char *rs_keys_add(apr_pool_t *p, apr_hash_t *reg, const char *name,
 
     if (!*name) {
         return "the key name is empty";
+    }
+    if (scope && strcmp(scope, "apache")) {
+        return apr_psprintf(p, "unknown scope '%s' for key '%s' (expected "
+                            "apache, or none for a key shared with .NET)",
+                            scope, name);
     }
     if (apr_hash_get(reg, name, APR_HASH_KEY_STRING)) {
         return apr_psprintf(p, "key '%s' is registered twice", name);
@@ -54,6 +59,7 @@ const char *rs_keys_add(apr_pool_t *p, apr_hash_t *reg, const char *name,
     k->type = types[i].type;
     k->nullable = q || types[i].nullable;
     k->spelling = apr_pstrdup(p, type);
+    k->apache = scope != NULL;
     apr_hash_set(reg, k->name, APR_HASH_KEY_STRING, k);
     return NULL;
 }
@@ -83,19 +89,51 @@ static const char *shown(apr_pool_t *p, const char *key, apr_size_t len)
                        len > SHOWN_KEY_MAX ? "..." : "", NULL);
 }
 
-const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
-                          apr_size_t key_len, const char *json,
-                          apr_size_t json_len)
+int rs_keys_apache(apr_hash_t *reg, const char *key, apr_size_t key_len)
 {
-    const rs_key_t *k = NULL;
+    const rs_key_t *k = reg ? apr_hash_get(reg, key, (apr_ssize_t)key_len)
+                            : NULL;
+    return k && k->apache;
+}
+
+/* The iterators come from p: the registry is shared by all threads. */
+int rs_keys_any_apache(apr_pool_t *p, apr_hash_t *reg)
+{
+    apr_hash_index_t *hi;
+    for (hi = reg ? apr_hash_first(p, reg) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        if (((const rs_key_t *)apr_hash_this_val(hi))->apache) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Registering a key for .NET makes the registry closed, as RegisterKey
+ * does there; keys of the Apache side alone leave it open. */
+static int closed(apr_pool_t *p, apr_hash_t *reg)
+{
+    apr_hash_index_t *hi;
+    for (hi = reg ? apr_hash_first(p, reg) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        if (!((const rs_key_t *)apr_hash_this_val(hi))->apache) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *check_one(apr_pool_t *p, apr_hash_t *reg, int strict,
+                             const char *key, apr_size_t key_len,
+                             const char *json, apr_size_t json_len)
+{
+    const rs_key_t *k = reg ? apr_hash_get(reg, key, (apr_ssize_t)key_len)
+                            : NULL;
     const char *got;
 
-    if (reg && apr_hash_count(reg)) {
-        k = apr_hash_get(reg, key, (apr_ssize_t)key_len);
-        if (!k) {
-            return apr_psprintf(p, "key '%s' is not registered "
-                                "(RemoteSessionKey)", shown(p, key, key_len));
-        }
+    if (strict && !k) {
+        return apr_psprintf(p, "key '%s' is not registered "
+                            "(RemoteSessionKey)", shown(p, key, key_len));
     }
     if (json_len == 0) {
         return NULL;    /* the protocol's mark of a value the sender lost */
@@ -110,17 +148,57 @@ const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
     return NULL;
 }
 
+const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
+                          apr_size_t key_len, const char *json,
+                          apr_size_t json_len)
+{
+    return check_one(p, reg, closed(p, reg), key, key_len, json, json_len);
+}
+
 const char *rs_keys_check_state(apr_pool_t *p, apr_hash_t *reg,
                                 const rs_state_t *st)
 {
-    int i;
+    int i, strict = closed(p, reg);
     for (i = 0; i < st->items->nelts; i++) {
         const rs_item_t *it = &APR_ARRAY_IDX(st->items, i, rs_item_t);
-        const char *err = rs_keys_check(p, reg, it->key, it->key_len,
-                                        it->value, it->value_len);
+        const char *err = rs_keys_apache(reg, it->key, it->key_len)
+            ? apr_psprintf(p, "key '%s' belongs to the Apache side "
+                           "(RemoteSessionKey ... apache): the .NET side "
+                           "never receives it and may not write it",
+                           shown(p, it->key, it->key_len))
+            : check_one(p, reg, strict, it->key, it->key_len, it->value,
+                        it->value_len);
         if (err) {
             return err;
         }
     }
     return NULL;
+}
+
+static int hidden(apr_hash_t *reg, const rs_item_t *it)
+{
+    return it->value_len == 0 || rs_keys_apache(reg, it->key, it->key_len);
+}
+
+const rs_state_t *rs_keys_client_view(apr_pool_t *p, apr_hash_t *reg,
+                                      const rs_state_t *st)
+{
+    rs_state_t *view;
+    int i, n = 0;
+    for (i = 0; i < st->items->nelts; i++) {
+        n += hidden(reg, &APR_ARRAY_IDX(st->items, i, rs_item_t));
+    }
+    if (!n) {
+        return st;
+    }
+    view = apr_pmemdup(p, st, sizeof(*st));
+    view->items = apr_array_make(p, st->items->nelts - n + 1,
+                                 sizeof(rs_item_t));
+    for (i = 0; i < st->items->nelts; i++) {
+        const rs_item_t *it = &APR_ARRAY_IDX(st->items, i, rs_item_t);
+        if (!hidden(reg, it)) {
+            *(rs_item_t *)apr_array_push(view->items) = *it;
+        }
+    }
+    return view;
 }

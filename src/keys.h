@@ -19,14 +19,24 @@ typedef struct {
     rs_type_e type;
     int nullable;
     const char *spelling;   /* the type as configured, e.g. "int?" */
+    int apache;             /* the Apache side's alone: never sent to the
+                               .NET client nor taken from it */
 } rs_key_t;
 
 /* A registry is an apr_hash_t of name -> rs_key_t. */
 apr_hash_t *rs_keys_make(apr_pool_t *p);
 
-/* Registers name with type ("int", "int?", ...). NULL or an error message. */
+/* Registers name with type ("int", "int?", ...) and scope (NULL: shared
+ * with the .NET side; "apache": the Apache side's alone). NULL or an error
+ * message. */
 const char *rs_keys_add(apr_pool_t *p, apr_hash_t *reg, const char *name,
-                        const char *type);
+                        const char *type, const char *scope);
+
+/* 1 when key is registered as the Apache side's alone. */
+int rs_keys_apache(apr_hash_t *reg, const char *key, apr_size_t key_len);
+
+/* 1 when any key is. */
+int rs_keys_any_apache(apr_pool_t *p, apr_hash_t *reg);
 
 /* Union of two registries; entries of `over` win. */
 apr_hash_t *rs_keys_merge(apr_pool_t *p, apr_hash_t *base, apr_hash_t *over);
@@ -34,14 +44,22 @@ apr_hash_t *rs_keys_merge(apr_pool_t *p, apr_hash_t *base, apr_hash_t *over);
 /*
  * Checks one value's JSON bytes against the registry. NULL when it fits,
  * else a message naming the key, the expected type and what arrived.
- * An empty registry (or NULL) accepts any valid JSON under any key.
+ * A registry without shared keys (or NULL) accepts any valid JSON under a
+ * key it does not name.
  */
 const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
                           apr_size_t key_len, const char *json,
                           apr_size_t json_len);
 
-/* Checks every item of st; the first failure's message, or NULL. */
+/* Checks every item of st, a state from the .NET client, which may not
+ * hold keys of the Apache side; the first failure's message, or NULL. */
 const char *rs_keys_check_state(apr_pool_t *p, apr_hash_t *reg,
                                 const rs_state_t *st);
+
+/* st as the .NET client sees it: without the Apache side's keys and
+ * without zero-length values; st itself when there is nothing to leave
+ * out, else a copy in p. */
+const rs_state_t *rs_keys_client_view(apr_pool_t *p, apr_hash_t *reg,
+                                      const rs_state_t *st);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct {
     int held;                   /* we hold the lock (as far as we know) */
     apr_time_t renewed;         /* when we last renewed it */
     void *lease;                /* its entry with the lease thread, if any */
+    int client;                 /* commits come from the .NET client */
 } rs_session_t;
 
 /* A handle on session id (NULL: none yet, see rs_lock_create). */

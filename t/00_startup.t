@@ -56,9 +56,31 @@ my @bad = (
     [ 'SessionRequire bad value', 'SessionRequire',
       [$store, $key, $endpoint,
        "<Location /req>\n    SessionRequire sometimes\n</Location>"] ],
+    [ 'API key with a space around it', 'RemoteSessionApiKey',
+      [$store, 'RemoteSessionApiKey " ' . API_KEY . '"', $endpoint] ],
+    [ 'API key with a doubled dash', 'RemoteSessionApiKey',
+      [$store, 'RemoteSessionApiKey 3f2504e0--4f89-11d3-9a0c-0305e82c3301',
+       $endpoint] ],
+    [ 'key header not a token', 'RemoteSessionApiKeyHeader',
+      [$store, $key, $endpoint, 'RemoteSessionApiKeyHeader "X Key"'] ],
+    [ 'key scope unknown', 'RemoteSessionKey',
+      [$store, $key, $endpoint, 'RemoteSessionKey x int dotnet'] ],
+    [ 'worker reserve negative', 'RemoteSessionWorkerReserve',
+      [$store, $key, $endpoint, 'RemoteSessionWorkerReserve -1'] ],
 );
 
-plan tests => 3 * @bad + 2 + 3;
+# Every spelling of a key a .NET peer takes (the adapters' ApiKey check,
+# Guid.TryParse's forms) must start httpd.
+my @spellings = (
+    '3f2504e04f8911d39a0c0305e82c3301',
+    '{3F2504E0-4F89-11D3-9A0C-0305E82C3301}',
+    '(3f2504e0-4f89-11d3-9a0c-0305e82c3301)',
+    '{3f2504e04f8911d39a0c0305e82c3301}',
+    '(3f2504e0-4f8911d3-9a0c-0305e82c3301}',
+    '{0x3f2504e0,0x4f89,0x11d3,{0x9a,0x0c,0x03,0x05,0xe8,0x2c,0x33,0x01}}',
+);
+
+plan tests => 3 * @bad + 2 + 3 + @spellings;
 
 my $tmp = File::Temp->newdir('rs-startup-XXXXXX', TMPDIR => 1);
 chmod 0755, "$tmp";
@@ -188,9 +210,18 @@ for my $case (@bad) {
         'RemoteSessionLockLease 3',
         'RemoteSessionCookieName MySession',
         'RemoteSessionCookieSecure On',
+        'RemoteSessionApiKeyHeader X-My-Key',
+        'RemoteSessionKey visits int apache',
+        'RemoteSessionWorkerReserve 0',
     ));
     is($rc, 0, 'a valid configuration passes httpd -t') or diag($out);
     like($out, qr/Syntax OK/, 'httpd -t says Syntax OK') or diag($out);
 }
 is($sr_rc, 0, 'SessionRequire On in a <Location> passes httpd -t')
     or diag($sr_out);
+
+for my $k (@spellings) {
+    my ($rc, $out) = config_test(write_conf($store, "RemoteSessionApiKey $k",
+                                            $endpoint));
+    is($rc, 0, "API key spelled $k passes httpd -t") or diag($out);
+}

@@ -33,7 +33,7 @@ static const char *check(apr_hash_t *reg, const char *key, const char *json)
 static apr_hash_t *one(const char *type)
 {
     apr_hash_t *reg = rs_keys_make(pool);
-    const char *err = rs_keys_add(pool, reg, KEY, type);
+    const char *err = rs_keys_add(pool, reg, KEY, type, NULL);
     CHECK(err == NULL, "add %s %s: %s", KEY, type, err ? err : "");
     return reg;
 }
@@ -88,9 +88,9 @@ static void test_add(void)
         const char *ntype = apr_pstrcat(pool, types[i], "?", NULL);
         const rs_key_t *k;
 
-        err = rs_keys_add(pool, reg, name, types[i]);
+        err = rs_keys_add(pool, reg, name, types[i], NULL);
         CHECK(err == NULL, "add %s: %s", types[i], err ? err : "");
-        err = rs_keys_add(pool, reg, nname, ntype);
+        err = rs_keys_add(pool, reg, nname, ntype, NULL);
         CHECK(err == NULL, "add %s: %s", ntype, err ? err : "");
 
         k = apr_hash_get(reg, name, APR_HASH_KEY_STRING);
@@ -107,7 +107,7 @@ static void test_add(void)
           apr_hash_count(reg));
 
     for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
-        err = rs_keys_add(pool, reg, "fresh", bad[i]);
+        err = rs_keys_add(pool, reg, "fresh", bad[i], NULL);
         CHECK(err != NULL && *err, "type \"%s\" accepted", bad[i]);
         if (err && *bad[i] && i == 0) {
             printf("    unknown type -> %s\n", err);
@@ -118,7 +118,7 @@ static void test_add(void)
     CHECK(apr_hash_get(reg, "fresh", APR_HASH_KEY_STRING) == NULL,
           "refused types register nothing");
 
-    err = rs_keys_add(pool, reg, "k_int", "long");
+    err = rs_keys_add(pool, reg, "k_int", "long", NULL);
     CHECK(err != NULL && *err, "duplicate name accepted");
     if (err) {
         printf("    duplicate -> %s\n", err);
@@ -126,17 +126,17 @@ static void test_add(void)
     }
     CHECK(((const rs_key_t *)apr_hash_get(reg, "k_int", APR_HASH_KEY_STRING))
           ->type == RS_TYPE_INT, "duplicate leaves the first");
-    err = rs_keys_add(pool, reg, "k_int", "int");
+    err = rs_keys_add(pool, reg, "k_int", "int", NULL);
     CHECK(err != NULL, "duplicate with the same type accepted");
 
-    err = rs_keys_add(pool, reg, "", "int");
+    err = rs_keys_add(pool, reg, "", "int", NULL);
     CHECK(err != NULL, "empty key name accepted");
 
     /* the registry keeps its own copies of the strings */
     {
         char name[8] = "copy", type[8] = "int?";
         const rs_key_t *k;
-        CHECK(rs_keys_add(pool, reg, name, type) == NULL, "add copy");
+        CHECK(rs_keys_add(pool, reg, name, type, NULL) == NULL, "add copy");
         memcpy(name, "XXXX", 4);
         memcpy(type, "XXXX", 4);
         k = apr_hash_get(reg, "copy", APR_HASH_KEY_STRING);
@@ -327,8 +327,8 @@ static void test_registry_scope(void)
     };
     unsigned i;
 
-    rs_keys_add(pool, reg, "cart", "object");
-    rs_keys_add(pool, reg, "n", "int");
+    rs_keys_add(pool, reg, "cart", "object", NULL);
+    rs_keys_add(pool, reg, "n", "int", NULL);
 
     err = check(reg, "other", "1");
     CHECK(err != NULL, "unregistered key accepted");
@@ -395,10 +395,10 @@ static void test_merge(void)
     apr_hash_t *empty = rs_keys_make(pool), *m;
     const rs_key_t *k;
 
-    rs_keys_add(pool, base, "a", "int");
-    rs_keys_add(pool, base, "b", "string");
-    rs_keys_add(pool, over, "b", "long?");
-    rs_keys_add(pool, over, "c", "bool");
+    rs_keys_add(pool, base, "a", "int", NULL);
+    rs_keys_add(pool, base, "b", "string", NULL);
+    rs_keys_add(pool, over, "b", "long?", NULL);
+    rs_keys_add(pool, over, "c", "bool", NULL);
 
     m = rs_keys_merge(pool, base, over);
     CHECK(m && apr_hash_count(m) == 3, "union has 3 keys (%u)",
@@ -433,9 +433,9 @@ static void test_check_state(void)
     rs_state_t *st = rs_state_make(pool, "id", 20);
     const char *err;
 
-    rs_keys_add(pool, reg, "a", "int");
-    rs_keys_add(pool, reg, "b", "string");
-    rs_keys_add(pool, reg, "c", "object");
+    rs_keys_add(pool, reg, "a", "int", NULL);
+    rs_keys_add(pool, reg, "b", "string", NULL);
+    rs_keys_add(pool, reg, "c", "object", NULL);
 
     CHECK(rs_keys_check_state(pool, reg, st) == NULL, "empty state fits");
     rs_state_set(pool, st, "a", 1, "1", 1);
@@ -474,7 +474,7 @@ static void test_shown_key(void)
     char big[300];
     const char *err;
 
-    rs_keys_add(pool, reg, "a", "int");
+    rs_keys_add(pool, reg, "a", "int", NULL);
     err = check(reg, "evil\r\nX-Injected: 1", "1");
     CHECK(err && !strpbrk(err, "\r\n")
           && contains(err, "'evil\\r\\nX-Injected: 1'"),
