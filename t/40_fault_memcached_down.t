@@ -48,6 +48,10 @@ use RS::Fault qw(:all);
 $SIG{__DIE__} = sub { Test::More::diag("died: $_[0]") unless $^S };
 use RS::Memcached ();
 
+# in flight at once at the kill: the held GET, the half PUT, the POST, the
+# SessionRequire POST, two waiting writers and the three looping clients
+need_workers(9);
+
 plan tests => 33;
 
 # a memcached restart by the test before may still disable pooled

@@ -1,7 +1,11 @@
 # Fault: a client vanishes (closes its connection) in the middle of the
-# protocol. In every case the lock must be released promptly -- the next
-# writer gets it in well under the 2 s RemoteSessionLockLease (< 1.5 s after
-# the vanishing) -- and the state must stay the last committed one.
+# protocol. In every case the lock must be released, not left to expire:
+# the next writer gets it (within RemoteSessionLockTimeout, 3 s, or it would
+# answer 503) and does not take it over -- the error log has no RS00025 for
+# the session, the warning a writer logs when it takes a lock whose lease
+# ran out --; the state must stay the last committed one. How long the
+# next writer took is printed, not asserted: "free within milliseconds" is
+# a timing claim, for a benchmark.
 #
 #   (a)  during a held writeable GET (after the state, during heartbeats)
 #   (a2) while its writeable GET still waits for a lock another GET holds
@@ -19,8 +23,8 @@
 #   (c6) POST over h2c: half the body, then GOAWAY and close
 #   (d)  a SessionRequire On request (CGI with an update) whose client sends
 #        half of its request body and closes: the update is not committed
-# The h2c cases need Debian's python3-h2 (/usr/bin/python3); they are skipped
-# without it.
+# The h2c cases need Debian's python3-h2 (/usr/bin/python3), which make test
+# installs (scripts/deps.sh): without it they fail, saying so.
 use strict;
 use warnings;
 
@@ -38,10 +42,13 @@ use RS::Fault qw(:all);
 # does not show our stderr)
 $SIG{__DIE__} = sub { Test::More::diag("died: $_[0]") unless $^S };
 
-my $PROMPT = 1.5;    # seconds from the vanishing to the next writer's lock
 my $PY = '/usr/bin/python3';
 my $H2 = "$FindBin::Bin/bin/fault_h2_post.py";
 my $have_h2 = -x $PY && !system("$PY -c 'import h2' >/dev/null 2>&1");
+
+# at most at once: a holder (GET, POST or h2c POST), a writer waiting for
+# its lock or the next writer, and a PUT
+need_workers(3);
 
 plan tests => 40;
 
@@ -66,17 +73,20 @@ sub committed_session {
     return $g->{id};
 }
 
-# The next writer: gets the lock within $PROMPT of $t_vanish and sees the
-# state committed as $label. Two tests. Releases the lock by a PUT of the
-# same state.
+# The next writer: gets the lock, released (no takeover: no RS00025 naming
+# the session), and sees the state committed as $label. Two tests.
+# Releases the lock by a PUT of the same state.
 sub next_writer {
     my ($case, $id, $t_vanish, $label) = @_;
+    my $log = error_log_since();
     my $w = held_get(session => $id, timeout => 6);
     my $t = $w->{t_head} - $t_vanish;
-    ok(($w->{code} // 0) == 200 && $t < $PROMPT,
-       "$case: the next writer gets the lock within $PROMPT s")
-        or diag(sprintf '%s: got %s after %.3f s', $case,
-                $w->{code} // "nothing ($w->{conn}{why})", $t);
+    my @took = grep { /RS00025/ && /\Q$id\E/ } split /\n/, error_log_since($log);
+    ok(($w->{code} // 0) == 200 && !@took,
+       "$case: the next writer gets the lock, released (not taken over)")
+        or diag(sprintf '%s: got %s after %.3f s%s', $case,
+                $w->{code} // "nothing ($w->{conn}{why})", $t,
+                join '', map { "\n$_" } @took);
     diag(sprintf '%s: next writer had the lock %.3f s after the vanishing',
          $case, $t);
     my $items = $w->{state} ? $w->{state}{items} : [];
@@ -135,11 +145,16 @@ my $half_put = sub {
     $half_put->($id);
     sleep 0.2;
     my $rec = mc_record($id);
-    my ($how, $got) = $g->{conn}->read_to_end(0.3);
+    # the heartbeats so far (a drain, not a time bound), then one more
+    my ($how, $got) = $g->{conn}->read_to_end(0.2);
+    my $hb = $how eq 'timeout' ? $g->{conn}->read_at_least(1, 5) : undef;
+    $how = 'ended' if defined $hb && $g->{conn}{done};
     ok($g->{code} == 200 && $rec->{lock} == LOCK_HELD
-       && $rec->{kind} == KIND_ENDPOINT && $how eq 'timeout' && $got =~ /^\n+$/,
+       && $rec->{kind} == KIND_ENDPOINT && $how eq 'timeout'
+       && defined $hb && "$got$hb" =~ /^\n+$/,
        '(b1) after a half PUT: the GET still holds the lock and heartbeats')
-        or diag("GET $g->{code}, lock $rec->{lock}, GET $how");
+        or diag("GET $g->{code}, lock $rec->{lock}, GET $how, heartbeat "
+                . (defined $hb ? 'yes' : 'none'));
     is_deeply($rec->{state}{items}, [[v => '"b1"']],
               '(b1) the half PUT changed nothing');
     my ($c, $reason) = put_state($id, encode_state(id => $id,
@@ -237,8 +252,13 @@ sub read_line_from {
 
 for my $mode (qw(close reset goaway)) {
     my $case = { close => '(c4)', reset => '(c5)', goaway => '(c6)' }->{$mode};
-    SKIP: {
-        skip "$case: no python3-h2 for $PY", 4 unless $have_h2;
+    unless ($have_h2) {
+        fail("$case h2c POST: $PY cannot import h2 (Debian package "
+             . 'python3-h2, which make test installs): case not run');
+        fail("$case: not run (no python3-h2)") for 1 .. 3;
+        next;
+    }
+    {
         my $id = committed_session($case);
         my $body = encode_state(id => $id, items => [[v => '"h2-new"']]);
         my $port = suite_port();

@@ -33,6 +33,10 @@ use RS::Fault qw(:all);
 # does not show our stderr)
 $SIG{__DIE__} = sub { Test::More::diag("died: $_[0]") unless $^S };
 
+# on the suite's server: a writeable GET and its PUT (the holder runs on our
+# own one-process httpd)
+need_workers(2);
+
 plan tests => 1 + 2 * 8 + 3;
 
 # a memcached restart by the test before may still disable pooled

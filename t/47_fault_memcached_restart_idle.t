@@ -29,6 +29,10 @@ use RS::Fault qw(:all);
 $SIG{__DIE__} = sub { Test::More::diag("died: $_[0]") unless $^S };
 use RS::Memcached ();
 
+# a burst: $BURST writeable GETs held at once, each with its PUT
+my $BURST = 8;
+need_workers(2 * $BURST);
+
 plan tests => 7;
 
 # a memcached restart by the test before may still disable pooled
@@ -37,7 +41,6 @@ settle_suite_memcached();
 
 my $port = mc_port();
 suite_port();    # before the client processes fork
-my $BURST = 8;
 END { settle_suite_memcached() }    # for the next test file
 
 my @key = (KEY_HEADER, API_KEY);

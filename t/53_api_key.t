@@ -32,7 +32,7 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(error_log_since mc_keys mc_keys_added);
+use RS::Test qw(error_log_since mc_keys mc_keys_added need_workers);
 use RS::Hostile qw(:all);
 use Time::HiRes ();
 
@@ -64,6 +64,9 @@ my @bad = (
     ['the key as a query parameter', [], "?" . KEY_HEADER . "=$K"],
     ['a 7 KB key (the key, then padding)', [KEY_HEADER, $K . ('0' x 7000)]],
 );
+
+# at most at once: endpoint_cycle's held GET and PUT
+need_workers(2);
 
 plan tests => @bad + 4 + 3 + 2 + 6;
 
