@@ -145,6 +145,26 @@ static int readonly_get(request_rec *r, rs_session_t *s)
     return OK;
 }
 
+/*
+ * A waiter may take the lock a PUT committed before this holder's next
+ * poll sees the commit. While the holder's lease was fresh nothing else
+ * can have ended it (a takeover needs a stale lease, and its taker logs
+ * RS00025), so that is the normal hand-off, not a lost lock.
+ */
+static void lock_gone(const rs_session_t *s)
+{
+    if (apr_time_now() - s->renewed
+        < apr_time_from_sec(rs_lock_lease(s->conf))) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, s->r, RSLOG(00063)
+                      "session %s: committed and handed on to the next "
+                      "writer; GET ended", s->id);
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, s->r, RSLOG(00061)
+                  "session %s: lock lost (not renewed within the lease, "
+                  "or the session expired); GET ended", s->id);
+}
+
 /* Heartbeats until a PUT commits, the client goes, or the session ends. */
 static void hold_until_commit(request_rec *r, rs_session_t *s)
 {
@@ -170,9 +190,7 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
         }
     }
     if (st == RS_LOST) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, s->r, RSLOG(00061)
-                      "session %s: lock lost (not renewed within the lease, "
-                      "or the session expired); GET ended", s->id);
+        lock_gone(s);
     }
     if (st == RS_UNAVAILABLE || st == RS_CORRUPT) {
         /* Logged by the poll, which another read would only repeat: end

@@ -83,9 +83,12 @@ ok($sb && !$sb->{is_new}, 'writer B: IsNewSession 0');
 my $handoff = $b->t_first_body ? $b->t_first_body - $t_put : undef;
 diag(sprintf "hand-off from A's PUT response to B's first state byte: %.1f ms",
      $handoff * 1000) if defined $handoff;
-my @waits = logged($mark, $id, qw(RS00025 RS00026));
+# A's GET may see B holding the lock before it sees its own commit: that
+# hand-off is no lost lock (RS00061), only RS00063 at debug level
+my @waits = logged($mark, $id, qw(RS00025 RS00026 RS00061));
 ok($sb && !@waits,
-   'B got the lock from A\'s commit: no takeover or lock timeout logged')
+   'B got the lock from A\'s commit: no takeover, lock timeout or lost '
+   . 'lock logged')
     or diag(join "\n", @waits);
 
 $rec = read_record($id);
