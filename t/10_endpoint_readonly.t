@@ -37,24 +37,11 @@ need_workers(2);
 plan tests => 1 + 16 + 3 + 7 + 2 * @ro_true + 3 * @ro_false
             + 6 * @bad_cookies + 6 + 4;
 
-# The item's remaining lifetime as memcached's meta get reports it:
-# ($seconds, answer), $seconds undef unless the answer is "HD ... t<n>"
-# (EN: the item is missing; anything else: no meta commands, which the
-# probe below fails on first). A missing item fails the check that asks.
-sub item_ttl {
-    my $key = shift;
-    my $line = mc_command("mg $key t");
-    my ($t) = $line =~ /^HD(?: \S+)*? t(-?\d+)(?: |\z)/;
-    return ($t, $line);
-}
-sub session_ttl { return item_ttl(session_key(shift // 'x')) }
+sub session_ttl { return mc_meta_ttl(session_key(shift // 'x')) }
 
 # --- memcached answers meta commands (the TTL checks below need them) -------
 {
-    my $probe = "rs-t10-meta-probe-$$";
-    mc_set($probe, 'x', 1000) or BAIL_OUT("memcached refused to store $probe");
-    my ($t, $line) = item_ttl($probe);
-    mc_delete($probe);
+    my ($t, $line) = mc_meta_probe();
     ok(defined $t && $t > 990 && $t <= 1000,
        "memcached's meta get shows a fresh item's TTL (set 1000 s: '$line')");
 }

@@ -19,16 +19,6 @@ need_workers(3);
 
 plan tests => 1 + 11 + 9 + 3 + 7 + 4 + 7 + 6 + 7;
 
-# The item's remaining lifetime as memcached's meta get reports it:
-# ($seconds, answer), $seconds undef unless the answer is "HD ... t<n>"
-# (EN: the item is missing; anything else: no meta commands, which the
-# probe below fails on first). A missing item fails the check that asks.
-sub item_ttl {
-    my $key = shift;
-    my $line = mc_command("mg $key t");
-    my ($t) = $line =~ /^HD(?: \S+)*? t(-?\d+)(?: |\z)/;
-    return ($t, $line);
-}
 
 # Error log lines since $mark about session $id with one of the codes.
 sub logged {
@@ -40,10 +30,7 @@ sub logged {
 
 # --- memcached answers meta commands (the TTL check below needs them) -------
 {
-    my $probe = "rs-t11-meta-probe-$$";
-    mc_set($probe, 'x', 1000) or BAIL_OUT("memcached refused to store $probe");
-    my ($t, $line) = item_ttl($probe);
-    mc_delete($probe);
+    my ($t, $line) = mc_meta_probe();
     ok(defined $t && $t > 990 && $t <= 1000,
        "memcached's meta get shows a fresh item's TTL (set 1000 s: '$line')");
 }
@@ -126,7 +113,7 @@ is_deeply($rst && $rst->{items}, \@items,
 is($rst && $rst->{timeout}, 35, 'Timeout as the PUT sent it (35)');
 ok($rst && !$rst->{new}, 'the session is not new');
 {
-    my ($ttl, $line) = item_ttl(session_key($id));
+    my ($ttl, $line) = mc_meta_ttl(session_key($id));
     ok(defined $ttl && $ttl > 2000 && $ttl <= 2100,
        "the item now expires after 35 minutes: '$line'");
 }

@@ -62,7 +62,7 @@ our @EXPORT_OK = qw(
     mc_flush_all
     free_port t_dir error_log_since
     start_httpd2 stop_httpd2
-    server_mpm need_workers
+    server_mpm need_workers mc_meta_ttl mc_meta_probe
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -307,6 +307,27 @@ sub mc_delete {
 }
 
 # mc_flush_all() -> true on OK: every item is gone.
+# mc_meta_ttl($key) -> ($seconds, answer): the item's remaining lifetime
+# as memcached's meta get reports it; $seconds undef unless the answer is
+# "HD ... t<n>" (EN: the item is missing; anything else: no meta commands,
+# which mc_meta_probe tells). A missing item fails the check that asks.
+sub mc_meta_ttl {
+    my $key = shift;
+    my $line = mc_command("mg $key t");
+    my ($t) = $line =~ /^HD(?: \S+)*? t(-?\d+)(?: |\z)/;
+    return ($t, $line);
+}
+
+# mc_meta_probe() -> ($seconds, answer) of an item just set for 1000 s:
+# a test of TTLs first checks that memcached answers meta commands at all.
+sub mc_meta_probe {
+    my $probe = "rs-meta-probe-$$";
+    mc_set($probe, 'x', 1000) or die "memcached refused to store $probe\n";
+    my @r = mc_meta_ttl($probe);
+    mc_delete($probe);
+    return @r;
+}
+
 sub mc_flush_all { return mc_command('flush_all', $_[0]) eq 'OK' }
 
 # mc_keys() -> the keys memcached holds now (lru_crawler metadump), sorted;
