@@ -478,6 +478,9 @@ static const rs_state_t *keep_stored(rs_session_t *s, const rs_state_t *st)
     merged = without_empty(s->scratch, st);
     for (i = 0; i < stored->items->nelts; i++) {
         const rs_item_t *old = &APR_ARRAY_IDX(stored->items, i, rs_item_t);
+        if (!old->value_len) {
+            continue;   /* an older version stored it: not again */
+        }
         if (rs_keys_apache(s->conf->keys, old->key, old->key_len)
             || (!rs_state_get(merged, old->key, old->key_len)
                 && (listed_unknown(st, old)

@@ -467,6 +467,52 @@ static void test_check_state(void)
           "\"%s\"", err ? err : "(accepted)");
 }
 
+/* RemoteSessionKey ... apache: the Apache side's keys (issue 8). */
+static void test_apache_scope(void)
+{
+    apr_hash_t *reg = rs_keys_make(pool);
+    rs_state_t *st = rs_state_make(pool, "id", 20);
+    const rs_state_t *view;
+    const char *err;
+
+    CHECK(rs_keys_add(pool, reg, "visits", "int", "apache") == NULL,
+          "scope apache accepted");
+    err = rs_keys_add(pool, reg, "x", "int", "dotnet");
+    CHECK(err && contains(err, "dotnet"), "unknown scope refused: \"%s\"",
+          err ? err : "(accepted)");
+    CHECK(rs_keys_apache(reg, "visits", 6) && !rs_keys_apache(reg, "x", 1)
+          && rs_keys_any_apache(pool, reg), "visits is the Apache side's");
+    CHECK(!rs_keys_any_apache(pool, NULL), "no registry, no Apache keys");
+
+    CHECK(check(reg, "other", "\"any\"") == NULL,
+          "only Apache keys registered: the registry stays open");
+    err = check(reg, "visits", "\"many\"");
+    CHECK(err && contains(err, "int"), "an Apache key is type-checked: \"%s\"",
+          err ? err : "(accepted)");
+    rs_keys_add(pool, reg, "count", "int", NULL);
+    err = check(reg, "other", "1");
+    CHECK(err && contains(err, "other"), "a .NET key closes it: \"%s\"",
+          err ? err : "(accepted)");
+
+    rs_state_set(pool, st, "count", 5, "1", 1);
+    rs_state_set(pool, st, "visits", 6, "2", 1);
+    err = rs_keys_check_state(pool, reg, st);
+    CHECK(err && contains(err, "visits") && contains(err, "Apache side"),
+          "a client state may not write an Apache key: \"%s\"",
+          err ? err : "(accepted)");
+
+    rs_state_set(pool, st, "lost", 4, "", 0);
+    view = rs_keys_client_view(pool, reg, st);
+    CHECK(view != st && view->items->nelts == 1
+          && !strcmp(APR_ARRAY_IDX(view->items, 0, rs_item_t).key, "count"),
+          "the client sees neither the Apache key nor a zero-length value");
+    CHECK(st->items->nelts == 3, "... and the state itself is unchanged");
+    rs_state_remove(st, "visits", 6);
+    rs_state_remove(st, "lost", 4);
+    CHECK(rs_keys_client_view(pool, reg, st) == st,
+          "nothing to leave out: the state itself, no copy");
+}
+
 /* Messages become PUT reason phrases: a key is shown escaped, cut. */
 static void test_shown_key(void)
 {
@@ -514,6 +560,7 @@ int main(void)
     test_registry_scope();
     test_merge();
     test_check_state();
+    test_apache_scope();
     test_shown_key();
     test_one_line();
 
