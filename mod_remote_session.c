@@ -14,6 +14,8 @@
 #include "require.h"
 #include "mod_remote_session.h"
 #include "store.h"
+#include "store_memcached.h"
+#include "ap_provider.h"
 #include "lease.h"
 #include "startup.h"
 
@@ -53,8 +55,8 @@ static void rs_child_init(apr_pool_t *pchild, server_rec *main)
             c->store = rs_sconf(main)->store;
             continue;
         }
-        c->store = rs_store_create(pchild, c->store_spec, max_connections(),
-                                   &err);
+        c->store = rs_store_create(pchild, c->store_provider, c->store_spec,
+                                   max_connections(), &err);
         if (!c->store) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, RSLOG(00002)
                          "RemoteSessionStore: %s", err);
@@ -68,6 +70,8 @@ static void rs_child_init(apr_pool_t *pchild, server_rec *main)
 
 static void rs_register_hooks(apr_pool_t *p)
 {
+    ap_register_provider(p, RS_STORE_PROVIDER_GROUP, "memcached",
+                         RS_STORE_PROVIDER_VERSION, &rs_store_memcached);
     ap_hook_check_config(rs_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rs_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rs_child_init, NULL, NULL, APR_HOOK_MIDDLE);

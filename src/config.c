@@ -34,6 +34,8 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     rs_server_conf *base = basev, *over = overv;
     rs_server_conf *m = apr_pcalloc(p, sizeof(*m));
     MERGE_PTR(store_spec);
+    m->store_provider = over->store_spec ? over->store_provider
+                                         : base->store_provider;
     MERGE_PTR(api_key);
     MERGE_PTR(api_key_header);
     MERGE_PTR(cookie_name);
@@ -164,12 +166,20 @@ static const char *set_max_size(cmd_parms *cmd, void *dummy, const char *arg)
 
 static const char *set_store(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    const char *err = *arg ? rs_store_check_spec(cmd->pool, arg)
-                           : "RemoteSessionStore: the configuration is empty";
-    if (!err) {
-        rs_sconf(cmd->server)->store_spec = arg;
+    rs_server_conf *c = rs_sconf(cmd->server);
+    const char *spec, *err;
+    const rs_store_provider *prov = rs_store_provider_of(cmd->pool, arg,
+                                                         &spec);
+    if (!prov) {
+        return "RemoteSessionStore: no store provider '" RS_STORE_DEFAULT
+               "' is registered";
     }
-    return err;
+    if ((err = prov->check_spec(cmd->pool, spec))) {
+        return err;
+    }
+    c->store_provider = prov;
+    c->store_spec = spec;
+    return NULL;
 }
 
 static const char *set_api_key(cmd_parms *cmd, void *dummy, const char *arg)
@@ -259,7 +269,8 @@ static const char *set_require(cmd_parms *cmd, void *dirconf, const char *arg)
 
 const command_rec rs_directives[] = {
     AP_INIT_TAKE1("RemoteSessionStore", set_store, NULL, RSRC_CONF,
-        "libmemcached configuration string, e.g. \"--SERVER=127.0.0.1:11211\""),
+        "[<backend>:]<its configuration>; memcached (the default) takes a "
+        "libmemcached string, e.g. \"--SERVER=127.0.0.1:11211\""),
     AP_INIT_TAKE1("RemoteSessionApiKey", set_api_key, NULL, RSRC_CONF,
         "API key (a GUID) the session endpoint requires"),
     AP_INIT_TAKE1("RemoteSessionApiKeyHeader", set_key_header, NULL,

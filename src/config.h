@@ -31,9 +31,11 @@ typedef enum {
 } rs_require_e;
 
 struct rs_store;
+struct rs_store_provider;       /* store.h */
 
 typedef struct {
-    const char *store_spec;     /* libmemcached configuration string */
+    const char *store_spec;     /* the provider's part of RemoteSessionStore */
+    const struct rs_store_provider *store_provider;
     const char *api_key;
     const char *api_key_header;
     const char *cookie_name;

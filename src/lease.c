@@ -63,8 +63,9 @@ static apr_array_header_t *take_due(apr_pool_t *p)
 static void renew(apr_pool_t *p, const entry_t *e)
 {
     rs_conn *c = rs_store_borrow(e->store, p);
-    rs_status_e st = c->handle ? rs_lock_renew_owned(p, c, e->key, e->owner)
-                               : RS_UNAVAILABLE;
+    rs_status_e st = rs_conn_ready(c)
+                     ? rs_lock_renew_owned(p, c, e->key, e->owner)
+                     : RS_UNAVAILABLE;
     rs_store_give_back(c);
     if (st != RS_OK) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, lease.server, RSLOG(00050)

@@ -37,8 +37,8 @@ rs_session_t *rs_lock_open(request_rec *r, const rs_server_conf *conf,
 static rs_status_e store_failed(rs_session_t *s, const char *op)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00020)
-                  "session %s: memcached %s failed: %s", s->id, op,
-                  s->conn->error[0] ? s->conn->error : "unknown error");
+                  "session %s: %s %s failed: %s", s->id,
+                  rs_conn_backend(s->conn), op, rs_conn_error(s->conn));
     return RS_UNAVAILABLE;
 }
 
@@ -49,7 +49,7 @@ static apr_time_t lease(const rs_session_t *s)
 
 static apr_uint32_t ttl_of(const rs_record_t *rec)
 {
-    return rs_store_ttl(rec->timeout * 60);
+    return rec->timeout * 60;
 }
 
 static int ours(const rs_session_t *s)
@@ -65,8 +65,8 @@ static rs_status_e read_rec(rs_session_t *s)
 
     apr_pool_clear(s->scratch);
     s->fresh = 0;
-    rc = s->conn->ops->get(s->conn, s->scratch, s->key, &s->raw, &s->raw_len,
-                           &s->cas);
+    rc = rs_store_get(s->conn, s->scratch, s->key, &s->raw, &s->raw_len,
+                      &s->cas);
     if (rc == RS_STORE_MISS) {
         return RS_NOT_FOUND;
     }
@@ -113,7 +113,7 @@ static rs_status_e write_rec(rs_session_t *s, const rs_record_t *next,
 {
     apr_size_t len;
     const char *buf = rs_record_pack(s->scratch, next, state, n, &len);
-    rs_store_rc rc = s->conn->ops->cas(s->conn, s->key, buf, len, ttl, s->cas);
+    rs_store_rc rc = rs_store_cas(s->conn, s->key, buf, len, ttl, s->cas);
 
     s->fresh = 0;
     switch (rc) {
@@ -159,7 +159,7 @@ rs_status_e rs_lock_load(rs_session_t *s)
 
 rs_status_e rs_lock_touch(rs_session_t *s)
 {
-    switch (s->conn->ops->touch(s->conn, s->key, ttl_of(&s->rec))) {
+    switch (rs_store_touch(s->conn, s->key, ttl_of(&s->rec))) {
     case RS_STORE_OK:
     case RS_STORE_MISS: /* gone since the read: what was read is still the
                          * last committed state, and a read may answer it */
@@ -169,7 +169,8 @@ rs_status_e rs_lock_touch(rs_session_t *s)
     }
 }
 
-static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind)
+static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
+                           rs_store_rc *rc)
 {
     rs_record_t rec = { kind ? RS_LOCK_HELD : RS_LOCK_FREE, kind, { 0 },
                         apr_time_now(), (apr_uint32_t)rs_timeout_minutes(s->conf) };
@@ -193,7 +194,7 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind)
     s->state = rs_state_make(s->r->pool, id, rec.timeout);
     state = rs_state_encode(s->r->pool, s->state, &n);
     buf = rs_record_pack(s->r->pool, &rec, state, n, &len);
-    switch (s->conn->ops->add(s->conn, s->key, buf, len, ttl_of(&rec))) {
+    switch (*rc = rs_store_add(s->conn, s->key, buf, len, ttl_of(&rec))) {
     case RS_STORE_OK:
         s->rec = rec;
         s->held = kind != RS_KIND_NONE;
@@ -214,11 +215,12 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind)
 rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind)
 {
     rs_status_e st = RS_RETRY;
+    rs_store_rc rc = RS_STORE_OK;
     int i;
     for (i = 0; i < RS_CREATE_TRIES && (st == RS_RETRY
                                         || (st == RS_UNAVAILABLE
-                                            && !s->conn->timed_out)); i++) {
-        st = add_new(s, kind);
+                                            && rc != RS_STORE_TIMEOUT)); i++) {
+        st = add_new(s, kind, &rc);
     }
     if (st == RS_UNAVAILABLE) {
         return store_failed(s, "add");
@@ -679,7 +681,7 @@ rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
         apr_size_t len, n;
         apr_uint64_t cas;
         rs_record_t rec;
-        rs_store_rc rc = c->ops->get(c, p, key, &raw, &len, &cas);
+        rs_store_rc rc = rs_store_get(c, p, key, &raw, &len, &cas);
 
         if (rc == RS_STORE_MISS) {
             return RS_LOST;
@@ -694,7 +696,7 @@ rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
         rec.renewed = apr_time_now();
         buf = rs_record_pack(p, &rec, (const unsigned char *)raw
                              + RS_RECORD_HEAD, len - RS_RECORD_HEAD, &n);
-        rc = c->ops->cas(c, key, buf, n, ttl_of(&rec), cas);
+        rc = rs_store_cas(c, key, buf, n, ttl_of(&rec), cas);
         if (rc != RS_STORE_EXISTS) {
             return rc == RS_STORE_OK ? RS_OK
                  : rc == RS_STORE_MISS ? RS_LOST : RS_UNAVAILABLE;

@@ -65,6 +65,8 @@ my @bad = (
       [$store, $key, $endpoint, 'RemoteSessionApiKeyHeader "X Key"'] ],
     [ 'key scope unknown', 'RemoteSessionKey',
       [$store, $key, $endpoint, 'RemoteSessionKey x int dotnet'] ],
+    [ 'an unknown backend is read as libmemcached options', 'RemoteSessionStore',
+      ['RemoteSessionStore "redis:--SERVER=127.0.0.1:1"', $key, $endpoint] ],
     [ 'worker reserve negative', 'RemoteSessionWorkerReserve',
       [$store, $key, $endpoint, 'RemoteSessionWorkerReserve -1'] ],
 );
@@ -80,7 +82,7 @@ my @spellings = (
     '{0x3f2504e0,0x4f89,0x11d3,{0x9a,0x0c,0x03,0x05,0xe8,0x2c,0x33,0x01}}',
 );
 
-plan tests => 3 * @bad + 2 + 3 + @spellings;
+plan tests => 3 * @bad + 2 + 3 + 1 + @spellings;
 
 my $tmp = File::Temp->newdir('rs-startup-XXXXXX', TMPDIR => 1);
 chmod 0755, "$tmp";
@@ -219,6 +221,14 @@ for my $case (@bad) {
 }
 is($sr_rc, 0, 'SessionRequire On in a <Location> passes httpd -t')
     or diag($sr_out);
+
+{
+    my ($rc, $out) = config_test(write_conf(
+        'RemoteSessionStore "memcached:--SERVER=127.0.0.1:' . free_port() . '"',
+        $key, $endpoint));
+    is($rc, 0, 'RemoteSessionStore with the backend named passes httpd -t')
+        or diag($out);
+}
 
 for my $k (@spellings) {
     my ($rc, $out) = config_test(write_conf($store, "RemoteSessionApiKey $k",
