@@ -10,11 +10,10 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <apr_hash.h>
+#include "status.h"
 
 #define RS_UNSET (-1)
 
-/* Stable message IDs of our own, e.g. RSLOG(00001) gives "RS00001: ". */
-#define RSLOG(n) "RS" #n ": "
 
 #define RS_DEFAULT_COOKIE       "ASP.NET_SessionId"
 #define RS_DEFAULT_KEY_HEADER   "X-SystemWebAdapter-RemoteAppAuthentication-Key"

@@ -9,7 +9,7 @@
 #include "cookie.h"
 #include "sid.h"
 
-const char *rs_sid_from_cookie(request_rec *r, const char *cookie_name)
+const char *rs_cookie_sid(request_rec *r, const char *cookie_name)
 {
     const char *val = NULL;
     if (ap_cookie_read(r, cookie_name, &val, 0) != APR_SUCCESS || !val) {
@@ -24,12 +24,13 @@ int rs_cookie_present(request_rec *r, const char *cookie_name)
     return ap_cookie_read(r, cookie_name, &val, 0) == APR_SUCCESS && val;
 }
 
-void rs_sid_set_cookie(request_rec *r, const char *cookie_name,
-                       const char *id, int secure)
+void rs_cookie_set_new(request_rec *r, const rs_server_conf *c,
+                       const char *id)
 {
     int https = !strcmp(ap_http_scheme(r), "https");
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   apr_pstrcat(r->pool, cookie_name, "=", id,
+                   apr_pstrcat(r->pool, rs_cookie_name(c), "=", id,
                                "; path=/; HttpOnly; SameSite=Lax",
-                               secure || https ? "; Secure" : "", NULL));
+                               rs_cookie_secure(c) || https ? "; Secure" : "",
+                               NULL));
 }

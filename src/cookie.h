@@ -5,15 +5,17 @@
 #define RS_COOKIE_H
 
 #include <httpd.h>
+#include "config.h"
 
 /* The request's session ID, or NULL when absent or not of our form. */
-const char *rs_sid_from_cookie(request_rec *r, const char *cookie_name);
+const char *rs_cookie_sid(request_rec *r, const char *cookie_name);
 
 /* 1 when the request has the cookie, whatever its value. */
 int rs_cookie_present(request_rec *r, const char *cookie_name);
 
-/* Adds Set-Cookie for id to err_headers_out (kept on error answers). */
-void rs_sid_set_cookie(request_rec *r, const char *cookie_name,
-                       const char *id, int secure);
+/* Adds Set-Cookie for a new session's id to err_headers_out (kept on
+ * error answers), as the server's configuration names and secures it. */
+void rs_cookie_set_new(request_rec *r, const rs_server_conf *c,
+                       const char *id);
 
 #endif

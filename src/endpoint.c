@@ -66,22 +66,6 @@ static int refuse(request_rec *r, const char *id, const char *msg)
     return answer_text(r, HTTP_BAD_REQUEST, msg);
 }
 
-int rs_http_status(request_rec *r, int status)
-{
-    switch (status) {
-    case RS_OK:
-        return OK;
-    case RS_BUSY:
-    case RS_UNAVAILABLE:
-        apr_table_setn(r->err_headers_out, "Retry-After", "1");
-        return HTTP_SERVICE_UNAVAILABLE;
-    case RS_TOO_LARGE:
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
-    default:
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-}
-
 /* Writes and flushes buf through bb, which is left empty for reuse. */
 static apr_status_t send_bytes(request_rec *r, apr_bucket_brigade *bb,
                                const void *buf, apr_size_t len)
@@ -134,11 +118,28 @@ static void stream_response(request_rec *r)
     ap_set_content_type(r, "text/event-stream");
 }
 
+/*
+ * The cookie's session, or a new one with its cookie set; locked for a
+ * writer, which must leave the worker reserve free. OK or the refusal.
+ */
+static int open_session(request_rec *r, rs_session_t *s, rs_lock_kind_e kind,
+                        int *is_new)
+{
+    rs_status_e st = kind ? rs_workers_spare(r, s->conf, s->id) : RS_OK;
+    if (st == RS_OK) {
+        st = rs_lock_open_session(s, kind, is_new);
+    }
+    if (st == RS_OK && *is_new) {
+        rs_cookie_set_new(r, s->conf, s->id);
+    }
+    return rs_http_status(r, st);
+}
+
 static int readonly_get(request_rec *r, rs_session_t *s)
 {
-    int is_new, st = rs_lock_open_session(s, RS_KIND_NONE, &is_new);
-    if (st != RS_OK) {
-        return rs_http_status(r, st);
+    int is_new, status = open_session(r, s, RS_KIND_NONE, &is_new);
+    if (status != OK) {
+        return status;
     }
     ap_set_content_type(r, "application/json; charset=utf-8");
     send_state(r, s->state, is_new, 1, 0);
@@ -203,12 +204,9 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
 
 static int writeable_get(request_rec *r, rs_session_t *s)
 {
-    int is_new, st = rs_workers_spare(r, rs_sconf(r->server), s->id);
-    if (st == RS_OK) {
-        st = rs_lock_open_session(s, RS_KIND_ENDPOINT, &is_new);
-    }
-    if (st != RS_OK) {
-        return rs_http_status(r, st);
+    int is_new, status = open_session(r, s, RS_KIND_ENDPOINT, &is_new);
+    if (status != OK) {
+        return status;
     }
     stream_response(r);
     if (send_state(r, s->state, is_new, 0, 1) == APR_SUCCESS) {
@@ -292,6 +290,20 @@ static const char *check_keys(request_rec *r, const char *id,
     return err;
 }
 
+/* A PUT's or POST's body as a state to commit into s; NULL and the
+ * refusal's text (logged) in *msg if not. */
+static rs_state_t *client_state(request_rec *r, const rs_session_t *s,
+                                const char *buf, apr_size_t len,
+                                const char **msg)
+{
+    rs_state_t *st = parse_state(r, s->id, buf, len);
+    if (!st) {
+        *msg = MSG_DESERIALIZE;
+        return NULL;
+    }
+    return (*msg = check_keys(r, s->id, st)) ? NULL : st;
+}
+
 static void body_too_large(request_rec *r, const rs_session_t *s)
 {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00034)
@@ -329,10 +341,7 @@ static int put(request_rec *r, rs_session_t *s)
     if (rv != APR_SUCCESS) {
         return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
     }
-    if (!(st = parse_state(r, s->id, buf, len))) {
-        return answer_text(r, HTTP_BAD_REQUEST, MSG_DESERIALIZE);
-    }
-    if ((err = check_keys(r, s->id, st))) {
+    if (!(st = client_state(r, s, buf, len, &err))) {
         return answer_text(r, HTTP_BAD_REQUEST, err);
     }
     switch (status = rs_lock_put(s, st)) {
@@ -370,10 +379,7 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
                       s->id);
         return "Request body not received";
     }
-    if (!(st = parse_state(r, s->id, buf, len))) {
-        return MSG_DESERIALIZE;
-    }
-    if ((err = check_keys(r, s->id, st))) {
+    if (!(st = client_state(r, s, buf, len, &err))) {
         return err;
     }
     switch (lock = rs_lock_commit(s, st)) {
@@ -388,13 +394,10 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
 
 static int post(request_rec *r, rs_session_t *s)
 {
-    int is_new, st = rs_workers_spare(r, rs_sconf(r->server), s->id);
+    int is_new, status = open_session(r, s, RS_KIND_EXCLUSIVE, &is_new);
     const char *msg;
-    if (st == RS_OK) {
-        st = rs_lock_open_session(s, RS_KIND_EXCLUSIVE, &is_new);
-    }
-    if (st != RS_OK) {
-        return rs_http_status(r, st);
+    if (status != OK) {
+        return status;
     }
     stream_response(r);
     if (send_state(r, s->state, is_new, 0, 0) != APR_SUCCESS) {
@@ -408,7 +411,7 @@ static int post(request_rec *r, rs_session_t *s)
 
 static int answer(request_rec *r, rs_server_conf *c)
 {
-    const char *id = rs_sid_from_cookie(r, rs_cookie_name(c));
+    const char *id = rs_cookie_sid(r, rs_cookie_name(c));
     rs_conn *conn;
     rs_session_t *s;
 

@@ -8,7 +8,6 @@
 #include "lock.h"
 #include "keys.h"
 #include "sid.h"
-#include "cookie.h"
 #include <http_log.h>
 
 APLOG_USE_MODULE(remote_session);
@@ -654,10 +653,6 @@ rs_status_e rs_lock_open_session(rs_session_t *s, rs_lock_kind_e kind,
     *is_new = st == RS_NOT_FOUND;
     if (*is_new) {
         st = rs_lock_create(s, kind);
-        if (st == RS_OK) {
-            rs_sid_set_cookie(s->r, rs_cookie_name(s->conf), s->id,
-                              rs_cookie_secure(s->conf));
-        }
     }
     else if (st == RS_OK && !kind) {
         st = rs_lock_touch(s);

@@ -11,19 +11,8 @@
 #include "config.h"
 #include "record.h"
 #include "store.h"
+#include "status.h"
 
-typedef enum {
-    RS_OK = 0,
-    RS_NOT_FOUND,       /* no live session under this ID */
-    RS_BUSY,            /* lock not obtained within RemoteSessionLockTimeout */
-    RS_UNAVAILABLE,     /* the store failed or is unreachable */
-    RS_CORRUPT,         /* the record does not decode; left untouched */
-    RS_TOO_LARGE,       /* the state exceeds RemoteSessionMaxSize */
-    RS_LOST,            /* our lock is gone: taken over, or session expired */
-    RS_COMMITTED,       /* poll: a PUT committed our lock */
-    RS_NOT_HELD,        /* PUT: no writeable GET holds the session */
-    RS_ALREADY          /* PUT: that lock was committed already */
-} rs_status_e;
 
 typedef struct {
     request_rec *r;
@@ -87,7 +76,8 @@ rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st);
 
 /*
  * The cookie's session, locked for kind (NONE: read-only, idle timer
- * reset), or a new one (Set-Cookie added) when the cookie names none.
+ * reset), or a new one (*is_new: its cookie is the caller's to set) when
+ * the cookie names none.
  * A lock taken is released when the request pool goes, whatever the path.
  */
 rs_status_e rs_lock_open_session(rs_session_t *s, rs_lock_kind_e kind,

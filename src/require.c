@@ -8,7 +8,7 @@
 #include <apr_lib.h>
 #include "require.h"
 #include "config.h"
-#include "endpoint.h"
+#include "status.h"
 #include "workers.h"
 #include "json.h"
 #include "update.h"
@@ -126,13 +126,16 @@ static int load(request_rec *r, rs_req_t *q)
     if (!(conn = rs_store_conn(r, c->store))) {
         return rs_http_status(r, RS_UNAVAILABLE);
     }
-    s = rs_lock_open(r, c, conn, rs_sid_from_cookie(r, rs_cookie_name(c)));
+    s = rs_lock_open(r, c, conn, rs_cookie_sid(r, rs_cookie_name(c)));
     st = kind ? rs_workers_spare(r, c, s->id) : RS_OK;
     if (st == RS_OK) {
         st = rs_lock_open_session(s, kind, &q->is_new);
     }
     if (st != RS_OK) {
         return rs_http_status(r, st);
+    }
+    if (q->is_new) {
+        rs_cookie_set_new(r, c, s->id);
     }
     if (kind) {
         rs_lease_watch(s);
@@ -237,25 +240,46 @@ static int refuse_update(request_rec *r, rs_req_t *q, const char *err)
 }
 
 /* Commits the response's updates (or frees the lock); an HTTP status. */
-static int apply_updates(request_rec *r, rs_req_t *q)
+/*
+ * The updates r's response carries, applied to the session as the request
+ * knows it so far: NULL and the new state in *st (NULL: no updates), or
+ * why they are refused. late: why any update now comes too late, if so.
+ */
+static const char *take_updates(request_rec *r, rs_req_t *q,
+                                const char *late, rs_state_t **st)
 {
     apr_array_header_t *updates = apr_array_make(r->pool, 2,
                                                  sizeof(rs_update_t));
     const char *err = collect(r, updates);
+
+    *st = NULL;
+    if (err || !updates->nelts) {
+        return err;
+    }
+    if (q->mode == RS_REQUIRE_READONLY) {
+        return "the location is SessionRequire ReadOnly";
+    }
+    if (late) {
+        return late;
+    }
+    *st = updated(r, q, updates, &err);
+    return err;
+}
+
+static int apply_updates(request_rec *r, rs_req_t *q)
+{
     rs_state_t *st;
+    const char *err = take_updates(r, q, NULL, &st);
     rs_status_e status;
 
     rs_lease_unwatch(q->s);
-    if (!err && !updates->nelts && !q->pending) {
+    if (err) {
+        return refuse_update(r, q, err);
+    }
+    if (!st && !(st = q->pending)) {
         /* A failed release was logged; the lease frees the lock later. */
         rs_lock_release(q->s);
         return OK;
-    }
-    if (!err && q->mode == RS_REQUIRE_READONLY) {
-        err = "the location is SessionRequire ReadOnly";
-    }
-    if (err || !(st = updated(r, q, updates, &err))) {
-        return refuse_update(r, q, err);
     }
     switch (status = rs_lock_commit(q->s, st)) {
     case RS_LOST:
@@ -298,26 +322,17 @@ static apr_status_t error_response(ap_filter_t *f, apr_bucket_brigade *bb,
  */
 static void subrequest_updates(request_rec *r, rs_req_t *q)
 {
-    apr_array_header_t *updates = apr_array_make(r->pool, 2,
-                                                 sizeof(rs_update_t));
-    const char *err = collect(r, updates);
     rs_state_t *st;
-
-    if (!err && !updates->nelts) {
-        return;
-    }
-    if (!err && q->mode == RS_REQUIRE_READONLY) {
-        err = "the location is SessionRequire ReadOnly";
-    }
-    if (!err && q->done) {
-        err = "it came from a subrequest after the response had started";
-    }
-    if (err || !(st = updated(r, q, updates, &err))) {
+    const char *err = take_updates(r, q, q->done ? "it came from a subrequest "
+                                   "after the response had started" : NULL,
+                                   &st);
+    if (err) {
         log_refusal(r, q, err);
-        return;
     }
-    q->pending = st;
-    q->json = NULL;
+    else if (st) {
+        q->pending = st;
+        q->json = NULL;
+    }
 }
 
 apr_status_t rs_require_update_filter(ap_filter_t *f, apr_bucket_brigade *bb)

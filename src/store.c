@@ -6,7 +6,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "store.h"
-#include "config.h"
+#include "status.h"
 #include <http_log.h>
 #include <ap_provider.h>
 

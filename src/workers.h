@@ -8,7 +8,7 @@
 
 #include <httpd.h>
 #include "config.h"
-#include "lock.h"
+#include "status.h"
 
 /* RS_OK, or RS_UNAVAILABLE (503) when taking this worker for a writer
  * would leave fewer free than the reserve; logs the refusal once, naming
