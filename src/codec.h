@@ -1,5 +1,5 @@
 /*
- * The session state and its binary wire format, version 1 (PROTOCOL.md,
+ * The session state and its binary wire format, version 1 (docs/PROTOCOL.md,
  * "Serialized session state"): what .NET's BinaryWriter produces.
  * Values are kept as the JSON bytes that arrived, never re-encoded.
  */

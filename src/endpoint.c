@@ -1,5 +1,5 @@
 /*
- * The remote app session endpoint (PROTOCOL.md): read-only GET, writeable
+ * The remote app session endpoint (docs/PROTOCOL.md): read-only GET, writeable
  * GET held open until a PUT commits, and single-connection POST.
  */
 #include <string.h>

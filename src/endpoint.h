@@ -1,6 +1,6 @@
 /*
  * SetHandler remote-session: the remote app session endpoint of
- * PROTOCOL.md, for the System.Web adapters session client.
+ * docs/PROTOCOL.md, for the System.Web adapters session client.
  */
 #ifndef RS_ENDPOINT_H
 #define RS_ENDPOINT_H

@@ -12,7 +12,7 @@
  *  21  renewed          apr_time_t of the last renewal, big-endian
  *  29  timeout          minutes, big-endian (the state's, so that lock
  *                       changes can renew the expiry without decoding it)
- *  33  state            codec version 1 (PROTOCOL.md)
+ *  33  state            codec version 1 (docs/PROTOCOL.md)
  */
 #ifndef RS_RECORD_H
 #define RS_RECORD_H
