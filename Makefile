@@ -20,7 +20,7 @@ deps:
 src/librs.a: $(RS_OBJS)
 	rm -f $@ && ar rcs $@ $(RS_OBJS)
 
-t/unit/%: t/unit/%.c t/unit/unit.h src/librs.a
+t/unit/%: t/unit/%.c $(wildcard t/unit/*.h) src/librs.a
 	$(CC) $(RS_CFLAGS) -It/unit -o $@ $< src/librs.a $(RS_LIBS) $(APR_LIBS)
 
 unit: $(UNIT_TESTS)

@@ -303,3 +303,14 @@ const command_rec rs_directives[] = {
         "On (session with exclusive lock), ReadOnly, or Off"),
     { NULL }
 };
+
+const rs_lock_conf *rs_lock_conf_of(request_rec *r, const rs_server_conf *c)
+{
+    rs_lock_conf *lc = apr_palloc(r->pool, sizeof(*lc));
+    lc->lock_timeout = rs_lock_timeout(c);
+    lc->lease = rs_lock_lease(c);
+    lc->timeout = rs_timeout_minutes(c);
+    lc->max_size = rs_max_size(c);
+    lc->keys = c->keys;
+    return lc;
+}

@@ -11,6 +11,7 @@
 #include <http_config.h>
 #include <apr_hash.h>
 #include "status.h"
+#include "lock.h"
 
 #define RS_UNSET (-1)
 
@@ -22,7 +23,6 @@
 #define RS_DEFAULT_LOCK_LEASE   10          /* seconds */
 #define RS_DEFAULT_MAX_SIZE     1000000     /* bytes */
 #define RS_DEFAULT_WORKER_RESERVE 2         /* workers */
-#define RS_MAX_TIMEOUT          525600      /* minutes: a year */
 
 typedef enum {
     RS_REQUIRE_UNSET = RS_UNSET, RS_REQUIRE_OFF = 0, RS_REQUIRE_ON,
@@ -70,6 +70,9 @@ int rs_timeout_minutes(const rs_server_conf *c);
 int rs_lock_timeout(const rs_server_conf *c);
 int rs_lock_lease(const rs_server_conf *c);
 apr_size_t rs_max_size(const rs_server_conf *c);
+
+/* The lock's settings from c, in r's pool. */
+const rs_lock_conf *rs_lock_conf_of(request_rec *r, const rs_server_conf *c);
 int rs_worker_reserve(const rs_server_conf *c);
 
 #endif

@@ -125,12 +125,13 @@ static void stream_response(request_rec *r)
 static int open_session(request_rec *r, rs_session_t *s, rs_lock_kind_e kind,
                         int *is_new)
 {
-    rs_status_e st = kind ? rs_workers_spare(r, s->conf, s->id) : RS_OK;
+    rs_server_conf *c = rs_sconf(r->server);
+    rs_status_e st = kind ? rs_workers_spare(r, c, s->id) : RS_OK;
     if (st == RS_OK) {
         st = rs_lock_open_session(s, kind, is_new);
     }
     if (st == RS_OK && *is_new) {
-        rs_cookie_set_new(r, s->conf, s->id);
+        rs_cookie_set_new(r, c, s->id);
     }
     return rs_http_status(r, st);
 }
@@ -152,16 +153,15 @@ static int readonly_get(request_rec *r, rs_session_t *s)
  * can have ended it (a takeover needs a stale lease, and its taker logs
  * RS00025), so that is the normal hand-off, not a lost lock.
  */
-static void lock_gone(const rs_session_t *s)
+static void lock_gone(request_rec *r, const rs_session_t *s)
 {
-    if (apr_time_now() - s->renewed
-        < apr_time_from_sec(rs_lock_lease(s->conf))) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, s->r, RSLOG(00063)
+    if (apr_time_now() - s->renewed < apr_time_from_sec(s->conf.lease)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RSLOG(00063)
                       "session %s: committed and handed on to the next "
                       "writer; GET ended", s->id);
         return;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, s->r, RSLOG(00061)
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00061)
                   "session %s: lock lost (not renewed within the lease, "
                   "or the session expired); GET ended", s->id);
 }
@@ -191,7 +191,7 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
         }
     }
     if (st == RS_LOST) {
-        lock_gone(s);
+        lock_gone(r, s);
     }
     if (st == RS_UNAVAILABLE || st == RS_CORRUPT) {
         /* Logged by the poll, which another read would only repeat: end
@@ -428,7 +428,8 @@ static int answer(request_rec *r, rs_server_conf *c)
     if (!(conn = rs_store_conn(r, c->store))) {
         return rs_http_status(r, RS_UNAVAILABLE);
     }
-    s = rs_lock_open(r, c, conn, id);
+    s = rs_lock_open(r->pool, rs_log_request(r), rs_lock_conf_of(r, c), conn,
+                     id);
     s->client = 1;
     if (r->method_number == M_PUT) {
         return put(r, s);

@@ -9,6 +9,7 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
 #include "lease.h"
+#include "config.h"
 #include <http_log.h>
 
 APLOG_USE_MODULE(remote_session);
@@ -142,25 +143,25 @@ static apr_status_t unwatch_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-void rs_lease_watch(rs_session_t *s)
+void rs_lease_watch(request_rec *r, rs_session_t *s)
 {
     entry_t *e;
     if (!lease.thread || strlen(s->key) >= sizeof(e->key)) {
         return;
     }
-    e = apr_pcalloc(s->r->pool, sizeof(*e));
+    e = apr_pcalloc(r->pool, sizeof(*e));
     APR_RING_ELEM_INIT(e, link);
-    e->store = rs_sconf(s->r->server)->store;
+    e->store = rs_sconf(r->server)->store;
     strcpy(e->key, s->key);
     memcpy(e->owner, s->owner, RS_OWNER_LEN);
-    e->every = apr_time_from_sec(rs_lock_lease(s->conf)) / 3;
+    e->every = apr_time_from_sec(s->conf.lease) / 3;
     e->next = apr_time_now() + e->every;
     apr_thread_mutex_lock(lease.mutex);
     APR_RING_INSERT_TAIL(&lease.watched, e, entry, link);
     apr_thread_mutex_unlock(lease.mutex);
     s->lease = e;
     /* A pre-cleanup: the entry's memory goes with the request pool. */
-    apr_pool_pre_cleanup_register(s->r->pool, e, unwatch_cleanup);
+    apr_pool_pre_cleanup_register(r->pool, e, unwatch_cleanup);
 }
 
 void rs_lease_unwatch(rs_session_t *s)

@@ -14,7 +14,7 @@
 void rs_lease_start(apr_pool_t *pchild, server_rec *s);
 
 /* Renews s's lock until rs_lease_unwatch or the end of its request. */
-void rs_lease_watch(rs_session_t *s);
+void rs_lease_watch(request_rec *r, rs_session_t *s);
 void rs_lease_unwatch(rs_session_t *s);
 
 #endif

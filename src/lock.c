@@ -19,31 +19,33 @@ APLOG_USE_MODULE(remote_session);
 #define RS_NO_RANDOM     ((rs_status_e)-2)   /* logged; not worth a retry */
 #define RS_CREATE_TRIES  4
 
-rs_session_t *rs_lock_open(request_rec *r, const rs_server_conf *conf,
-                           rs_conn *conn, const char *id)
+rs_session_t *rs_lock_open(apr_pool_t *pool, const rs_log *log,
+                           const rs_lock_conf *conf, rs_conn *conn,
+                           const char *id)
 {
-    rs_session_t *s = apr_pcalloc(r->pool, sizeof(*s));
-    s->r = r;
-    s->conf = conf;
+    rs_session_t *s = apr_pcalloc(pool, sizeof(*s));
+    s->pool = pool;
+    s->log = log;
+    s->conf = *conf;
     s->conn = conn;
     s->id = id;
-    s->key = id ? rs_sid_store_key(r->pool, id) : NULL;
-    apr_pool_create(&s->scratch, r->pool);
+    s->key = id ? rs_sid_store_key(pool, id) : NULL;
+    apr_pool_create(&s->scratch, pool);
     apr_pool_tag(s->scratch, "remote_session_scratch");
     return s;
 }
 
 static rs_status_e store_failed(rs_session_t *s, const char *op)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00020)
-                  "session %s: %s %s failed: %s", s->id,
-                  rs_conn_backend(s->conn), op, rs_conn_error(s->conn));
+    RS_LOGF(s->log, APLOG_ERR, RSLOG(00020)
+            "session %s: %s %s failed: %s", s->id,
+            rs_conn_backend(s->conn), op, rs_conn_error(s->conn));
     return RS_UNAVAILABLE;
 }
 
 static apr_time_t lease(const rs_session_t *s)
 {
-    return apr_time_from_sec(rs_lock_lease(s->conf));
+    return apr_time_from_sec(s->conf.lease);
 }
 
 static apr_uint32_t ttl_of(const rs_record_t *rec)
@@ -74,9 +76,9 @@ static rs_status_e read_rec(rs_session_t *s)
     }
     err = rs_record_decode_head(s->raw, s->raw_len, &s->rec);
     if (err) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00021)
-                      "session %s: stored record is unreadable (%s); left "
-                      "in place until it expires", s->id, err);
+        RS_LOGF(s->log, APLOG_ERR, RSLOG(00021)
+                "session %s: stored record is unreadable (%s); left "
+                "in place until it expires", s->id, err);
         return RS_CORRUPT;
     }
     s->fresh = 1;
@@ -97,9 +99,9 @@ static rs_status_e decode_state(rs_session_t *s, apr_pool_t *p,
     const unsigned char *b = raw_state(s, &n);
     const char *err = rs_state_decode(p, b, n, (apr_size_t)-1, out);
     if (err) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00022)
-                      "session %s: stored state is unreadable (%s); left "
-                      "in place until it expires", s->id, err);
+        RS_LOGF(s->log, APLOG_ERR, RSLOG(00022)
+                "session %s: stored state is unreadable (%s); left "
+                "in place until it expires", s->id, err);
         return RS_CORRUPT;
     }
     return RS_OK;
@@ -130,18 +132,18 @@ static rs_status_e write_rec(rs_session_t *s, const rs_record_t *next,
 
 static rs_status_e too_many_conflicts(rs_session_t *s)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00023)
-                  "session %s: %d CAS conflicts in a row, giving up",
-                  s->id, RS_CAS_TRIES);
+    RS_LOGF(s->log, APLOG_ERR, RSLOG(00023)
+            "session %s: %d CAS conflicts in a row, giving up",
+            s->id, RS_CAS_TRIES);
     return RS_UNAVAILABLE;
 }
 
 static int new_owner(rs_session_t *s)
 {
     if (apr_generate_random_bytes(s->owner, RS_OWNER_LEN) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00060)
-                      "session %s: no random bytes for a lock owner",
-                      s->id ? s->id : "(new)");
+        RS_LOGF(s->log, APLOG_ERR, RSLOG(00060)
+                "session %s: no random bytes for a lock owner",
+                s->id ? s->id : "(new)");
         return 0;
     }
     return 1;
@@ -153,7 +155,7 @@ rs_status_e rs_lock_load(rs_session_t *s)
     if (st == RS_OK && s->rec.lock == RS_LOCK_GONE) {
         st = RS_NOT_FOUND;
     }
-    return st == RS_OK ? decode_state(s, s->r->pool, &s->state) : st;
+    return st == RS_OK ? decode_state(s, s->pool, &s->state) : st;
 }
 
 rs_status_e rs_lock_touch(rs_session_t *s)
@@ -172,14 +174,14 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
                            rs_store_rc *rc)
 {
     rs_record_t rec = { kind ? RS_LOCK_HELD : RS_LOCK_FREE, kind, { 0 },
-                        apr_time_now(), (apr_uint32_t)rs_timeout_minutes(s->conf) };
+                        apr_time_now(), (apr_uint32_t)s->conf.timeout };
     const unsigned char *state;
     apr_size_t n, len;
-    const char *buf, *id = rs_sid_generate(s->r->pool);
+    const char *buf, *id = rs_sid_generate(s->pool);
 
     if (!id) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00024)
-                      "no random bytes for a new session ID");
+        RS_LOGF(s->log, APLOG_ERR, RSLOG(00024)
+                "no random bytes for a new session ID");
         return RS_NO_RANDOM;
     }
     if (kind && !new_owner(s)) {
@@ -189,10 +191,10 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
         memcpy(rec.owner, s->owner, RS_OWNER_LEN);
     }
     s->id = id;
-    s->key = rs_sid_store_key(s->r->pool, id);
-    s->state = rs_state_make(s->r->pool, id, rec.timeout);
-    state = rs_state_encode(s->r->pool, s->state, &n);
-    buf = rs_record_pack(s->r->pool, &rec, state, n, &len);
+    s->key = rs_sid_store_key(s->pool, id);
+    s->state = rs_state_make(s->pool, id, rec.timeout);
+    state = rs_state_encode(s->pool, s->state, &n);
+    buf = rs_record_pack(s->pool, &rec, state, n, &len);
     switch (*rc = rs_store_add(s->conn, s->key, buf, len, ttl_of(&rec))) {
     case RS_STORE_OK:
         s->rec = rec;
@@ -270,25 +272,25 @@ static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
     s->held = 1;
     s->renewed = now;
     if (took_over) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, s->r, RSLOG(00025)
-                      "session %s: took over a lock not renewed for %"
-                      APR_TIME_T_FMT " ms", s->id, apr_time_as_msec(idle));
+        RS_LOGF(s->log, APLOG_WARNING, RSLOG(00025)
+                "session %s: took over a lock not renewed for %"
+                APR_TIME_T_FMT " ms", s->id, apr_time_as_msec(idle));
     }
     return RS_OK;
 }
 
 static rs_status_e lock_busy(rs_session_t *s)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, s->r, RSLOG(00026)
-                  "session %s: lock not obtained within %d s "
-                  "(RemoteSessionLockTimeout)", s->id, rs_lock_timeout(s->conf));
+    RS_LOGF(s->log, APLOG_WARNING, RSLOG(00026)
+            "session %s: lock not obtained within %d s "
+            "(RemoteSessionLockTimeout)", s->id, s->conf.lock_timeout);
     return RS_BUSY;
 }
 
 rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
 {
     apr_time_t deadline = apr_time_now()
-                          + apr_time_from_sec(rs_lock_timeout(s->conf));
+                          + apr_time_from_sec(s->conf.lock_timeout);
     apr_interval_time_t delay = RS_BACKOFF_FIRST;
     int conflicts = 0;
     apr_pool_t *p;
@@ -296,7 +298,7 @@ rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
     if (!new_owner(s)) {
         return RS_UNAVAILABLE;
     }
-    apr_pool_create(&p, s->r->pool);
+    apr_pool_create(&p, s->pool);
     while (conflicts < RS_CAS_TRIES) {
         apr_time_t now = apr_time_now();
         rs_status_e st = read_rec(s);
@@ -387,9 +389,9 @@ rs_status_e rs_lock_renew(rs_session_t *s)
 static apr_uint32_t valid_timeout(const rs_session_t *s, apr_uint32_t t)
 {
     if (t < 1 || t > RS_MAX_TIMEOUT) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, s->r, RSLOG(00028)
-                      "session %s: Timeout %u out of range, kept at %d",
-                      s->id, t, t < 1 ? 1 : RS_MAX_TIMEOUT);
+        RS_LOGF(s->log, APLOG_DEBUG, RSLOG(00028)
+                "session %s: Timeout %u out of range, kept at %d",
+                s->id, t, t < 1 ? 1 : RS_MAX_TIMEOUT);
         return t < 1 ? 1 : RS_MAX_TIMEOUT;
     }
     return t;
@@ -411,10 +413,10 @@ static const unsigned char *stored_bytes(rs_session_t *s,
 
 static rs_status_e too_large(rs_session_t *s, apr_size_t n)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, s->r, RSLOG(00027)
-                  "session %s: state of %" APR_SIZE_T_FMT " bytes exceeds "
-                  "RemoteSessionMaxSize %" APR_SIZE_T_FMT "; not stored",
-                  s->id, n, rs_max_size(s->conf));
+    RS_LOGF(s->log, APLOG_ERR, RSLOG(00027)
+            "session %s: state of %" APR_SIZE_T_FMT " bytes exceeds "
+            "RemoteSessionMaxSize %" APR_SIZE_T_FMT "; not stored",
+            s->id, n, s->conf.max_size);
     return RS_TOO_LARGE;
 }
 
@@ -470,7 +472,7 @@ static const rs_state_t *keep_stored(rs_session_t *s, const rs_state_t *st)
     int i;
 
     if (!st->unknown->nelts && !has_empty_value(st)
-        && !rs_keys_any_apache(s->scratch, s->conf->keys)) {
+        && !rs_keys_any_apache(s->scratch, s->conf.keys)) {
         return st;
     }
     if (decode_state(s, s->scratch, &stored) != RS_OK) {
@@ -482,7 +484,7 @@ static const rs_state_t *keep_stored(rs_session_t *s, const rs_state_t *st)
         if (!old->value_len) {
             continue;   /* an older version stored it: not again */
         }
-        if (rs_keys_apache(s->conf->keys, old->key, old->key_len)
+        if (rs_keys_apache(s->conf.keys, old->key, old->key_len)
             || (!rs_state_get(merged, old->key, old->key_len)
                 && (listed_unknown(st, old)
                     || rs_state_get(st, old->key, old->key_len)))) {
@@ -505,7 +507,7 @@ static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
     if (st && st->is_abandoned) {
         next->lock = RS_LOCK_GONE;
         *b = stored_bytes(s, rs_state_make(s->scratch, s->id, 0), n);
-        *ttl = (apr_uint32_t)rs_lock_lease(s->conf) * 2;
+        *ttl = (apr_uint32_t)s->conf.lease * 2;
         return RS_OK;
     }
     if (st) {
@@ -513,7 +515,7 @@ static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
             return RS_CORRUPT;
         }
         *b = stored_bytes(s, st, n);
-        if (*n > rs_max_size(s->conf)) {
+        if (*n > s->conf.max_size) {
             return too_large(s, *n);
         }
         next->timeout = valid_timeout(s, st->timeout);
@@ -640,7 +642,7 @@ void rs_lock_release_on_cleanup(rs_session_t *s)
 {
     /* A pre-cleanup: it runs before the scratch subpool and the borrowed
      * connection are given back. */
-    apr_pool_pre_cleanup_register(s->r->pool, s, release_cleanup);
+    apr_pool_pre_cleanup_register(s->pool, s, release_cleanup);
 }
 
 rs_status_e rs_lock_open_session(rs_session_t *s, rs_lock_kind_e kind,

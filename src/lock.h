@@ -7,16 +7,27 @@
 #ifndef RS_LOCK_H
 #define RS_LOCK_H
 
-#include <httpd.h>
-#include "config.h"
+#include <apr_hash.h>
 #include "record.h"
 #include "store.h"
 #include "status.h"
+#include "log.h"
 
+#define RS_MAX_TIMEOUT 525600     /* minutes: a year */
+
+/* The settings the lock works with: the caller's configuration. */
+typedef struct {
+    int lock_timeout;           /* seconds a writer waits */
+    int lease;                  /* seconds a holder's renewal lasts */
+    int timeout;                /* minutes: idle timeout of new sessions */
+    apr_size_t max_size;        /* largest state stored */
+    apr_hash_t *keys;           /* RemoteSessionKey registry, or NULL */
+} rs_lock_conf;
 
 typedef struct {
-    request_rec *r;
-    const rs_server_conf *conf;
+    apr_pool_t *pool;           /* the session's lifetime: the request's */
+    const rs_log *log;
+    rs_lock_conf conf;
     rs_conn *conn;
     const char *id;
     const char *key;            /* memcached key */
@@ -35,9 +46,11 @@ typedef struct {
     int client;                 /* commits come from the .NET client */
 } rs_session_t;
 
-/* A handle on session id (NULL: none yet, see rs_lock_create). */
-rs_session_t *rs_lock_open(request_rec *r, const rs_server_conf *conf,
-                           rs_conn *conn, const char *id);
+/* A handle on session id (NULL: none yet, see rs_lock_create), living in
+ * pool, logging to log. */
+rs_session_t *rs_lock_open(apr_pool_t *pool, const rs_log *log,
+                           const rs_lock_conf *conf, rs_conn *conn,
+                           const char *id);
 
 /* Reads the committed state into s->rec, taking no lock. */
 rs_status_e rs_lock_load(rs_session_t *s);

@@ -126,7 +126,8 @@ static int load(request_rec *r, rs_req_t *q)
     if (!(conn = rs_store_conn(r, c->store))) {
         return rs_http_status(r, RS_UNAVAILABLE);
     }
-    s = rs_lock_open(r, c, conn, rs_cookie_sid(r, rs_cookie_name(c)));
+    s = rs_lock_open(r->pool, rs_log_request(r), rs_lock_conf_of(r, c), conn,
+                     rs_cookie_sid(r, rs_cookie_name(c)));
     st = kind ? rs_workers_spare(r, c, s->id) : RS_OK;
     if (st == RS_OK) {
         st = rs_lock_open_session(s, kind, &q->is_new);
@@ -138,7 +139,7 @@ static int load(request_rec *r, rs_req_t *q)
         rs_cookie_set_new(r, c, s->id);
     }
     if (kind) {
-        rs_lease_watch(s);
+        rs_lease_watch(r, s);
     }
     q->s = s;
     return OK;

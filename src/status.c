@@ -4,6 +4,10 @@
  */
 #include <apr_tables.h>
 #include "status.h"
+#include "log.h"
+#include <http_log.h>
+
+APLOG_USE_MODULE(remote_session);
 
 int rs_http_status(request_rec *r, rs_status_e st)
 {
@@ -19,4 +23,26 @@ int rs_http_status(request_rec *r, rs_status_e st)
     default:
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+}
+
+static int wants(const rs_log *log, int level)
+{
+    return APLOG_R_MODULE_IS_LEVEL((const request_rec *)log->ctx,
+                                   APLOG_MODULE_INDEX, level);
+}
+
+static void emit(const rs_log *log, const char *file, int line, int level,
+                 const char *msg)
+{
+    ap_log_rerror_(file, line, APLOG_MODULE_INDEX, level, 0, log->ctx,
+                   "%s", msg);
+}
+
+const rs_log *rs_log_request(request_rec *r)
+{
+    rs_log *log = apr_palloc(r->pool, sizeof(*log));
+    log->wants = wants;
+    log->emit = emit;
+    log->ctx = r;
+    return log;
 }

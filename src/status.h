@@ -31,4 +31,7 @@ typedef enum {
  * Retry-After on a 503: for the endpoint and SessionRequire alike. */
 int rs_http_status(request_rec *r, rs_status_e st);
 
+/* The request's error log as the session layer's log (log.h). */
+const struct rs_log *rs_log_request(request_rec *r);
+
 #endif

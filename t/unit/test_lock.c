@@ -1,0 +1,552 @@
+/*
+ * Unit tests of src/lock.c over a scripted fake backend (fake_store.h),
+ * through the real store.c: every branch of create, load, take, takeover,
+ * renew, poll, commit, PUT, release and the lease thread's renewal, with
+ * the store failing on cue (CAS conflicts, a lost connection, a timeout, a
+ * miss). Staleness is planted in the record, never waited for; the one
+ * wait is a lock timeout of 0 s. The Apache::Test suite keeps the
+ * end-to-end cases.
+ */
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_log.h>
+#include "unit.h"
+#include "fake_store.h"
+#include "lock.h"
+#include "sid.h"
+#include "keys.h"
+
+static apr_pool_t *pool;
+static rs_store *store;
+static char logbuf[32768];
+
+static int log_wants(const rs_log *log, int level)
+{
+    return 1;
+}
+
+static void log_emit(const rs_log *log, const char *file, int line,
+                     int level, const char *msg)
+{
+    apr_size_t n = strlen(logbuf);
+    apr_snprintf(logbuf + n, sizeof(logbuf) - n, "%d %s\n", level, msg);
+}
+
+static const rs_log test_log = { log_wants, log_emit, NULL };
+
+static int logged(const char *code)
+{
+    return strstr(logbuf, code) != NULL;
+}
+
+static rs_lock_conf conf = { 0, 10, 20, 1000000, NULL };
+
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbb"
+#define OTHER "\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07"
+
+static void reset(void)
+{
+    fake_reset(pool);
+    logbuf[0] = '\0';
+    conf.lock_timeout = 0;
+    conf.lease = 10;
+    conf.keys = NULL;
+}
+
+static rs_session_t *open_s(const char *id)
+{
+    return rs_lock_open(pool, &test_log, &conf,
+                        rs_store_borrow(store, pool), id);
+}
+
+/* A record for id in the store: lock, kind, owner, renewed, one item. */
+static void plant(const char *id, rs_lock_state_e lock, rs_lock_kind_e kind,
+                  const char *owner, apr_time_t renewed, const char *x)
+{
+    rs_record_t rec = { lock, kind, { 0 }, renewed, 20 };
+    rs_state_t *st = rs_state_make(pool, id, 20);
+    apr_size_t n, len;
+    unsigned char *b;
+    char *buf;
+    if (owner) {
+        memcpy(rec.owner, owner, RS_OWNER_LEN);
+    }
+    if (x) {
+        rs_state_set(pool, st, "x", 1, x, strlen(x));
+    }
+    b = rs_state_encode(pool, st, &n);
+    buf = rs_record_pack(pool, &rec, b, n, &len);
+    fake_put(rs_sid_store_key(pool, id), buf, len);
+}
+
+static rs_record_t rec_of(const char *id)
+{
+    rs_record_t rec;
+    fake_item *it = fake_find(rs_sid_store_key(pool, id));
+    memset(&rec, 0xff, sizeof(rec));
+    if (it) {
+        rs_record_decode_head(it->val, it->len, &rec);
+    }
+    return rec;
+}
+
+/* The item "x" of the state stored for id, or "(none)". */
+static const char *x_of(const char *id)
+{
+    fake_item *it = fake_find(rs_sid_store_key(pool, id));
+    rs_state_t *st;
+    const rs_item_t *x;
+    if (!it || rs_state_decode(pool, (const unsigned char *)it->val
+                               + RS_RECORD_HEAD, it->len - RS_RECORD_HEAD,
+                               (apr_size_t)-1, &st)) {
+        return "(no state)";
+    }
+    x = rs_state_get(st, "x", 1);
+    return x ? apr_pstrmemdup(pool, x->value, x->value_len) : "(none)";
+}
+
+static rs_state_t *state_x(const char *id, const char *x)
+{
+    rs_state_t *st = rs_state_make(pool, id, 20);
+    rs_state_set(pool, st, "x", 1, x, strlen(x));
+    return st;
+}
+
+static void test_create(void)
+{
+    rs_session_t *s;
+    int is_new = 0;
+
+    reset();
+    s = open_s(NULL);
+    CHECK(rs_lock_open_session(s, RS_KIND_NONE, &is_new) == RS_OK && is_new,
+          "no cookie: a new session");
+    CHECK(s->id && rs_sid_valid(s->id), "with a fresh valid ID");
+    CHECK(rec_of(s->id).lock == RS_LOCK_FREE, "read-only: stored unlocked");
+    CHECK(fake.calls[OP_ADD] == 1, "one add: %d", fake.calls[OP_ADD]);
+
+    reset();
+    s = open_s(ID_A);   /* a cookie naming no session */
+    CHECK(rs_lock_open_session(s, RS_KIND_ENDPOINT, &is_new) == RS_OK
+          && is_new && strcmp(s->id, ID_A), "unknown ID: a new, other ID");
+    CHECK(rec_of(s->id).lock == RS_LOCK_HELD
+          && !memcmp(rec_of(s->id).owner, s->owner, RS_OWNER_LEN)
+          && s->held, "a writer's new session is created locked, ours");
+
+    reset();
+    fake_script(OP_ADD, 1, RS_STORE_EXISTS);
+    fake_script(OP_ADD, 2, RS_STORE_EXISTS);
+    s = open_s(NULL);
+    CHECK(rs_lock_create(s, RS_KIND_NONE) == RS_OK
+          && fake.calls[OP_ADD] == 3, "an ID taken: another drawn (%d adds)",
+          fake.calls[OP_ADD]);
+
+    reset();
+    fake_script(OP_ADD, 1, RS_STORE_TIMEOUT);
+    s = open_s(NULL);
+    CHECK(rs_lock_create(s, RS_KIND_NONE) == RS_UNAVAILABLE
+          && fake.calls[OP_ADD] == 1, "a timeout: not tried again (%d adds)",
+          fake.calls[OP_ADD]);
+    CHECK(logged("RS00020"), "... logged as a store failure");
+
+    reset();
+    fake_script(OP_ADD, 1, RS_STORE_ERROR);
+    s = open_s(NULL);
+    CHECK(rs_lock_create(s, RS_KIND_NONE) == RS_OK
+          && fake.calls[OP_ADD] == 2, "an error (a pool member down): "
+          "another ID, likely on another server (%d adds)",
+          fake.calls[OP_ADD]);
+    reset();
+    fake_script(OP_ADD, 1, RS_STORE_ERROR);
+    fake_script(OP_ADD, 2, RS_STORE_ERROR);
+    fake_script(OP_ADD, 3, RS_STORE_ERROR);
+    fake_script(OP_ADD, 4, RS_STORE_ERROR);
+    s = open_s(NULL);
+    CHECK(rs_lock_create(s, RS_KIND_NONE) == RS_UNAVAILABLE
+          && fake.calls[OP_ADD] == 4 && logged("RS00020"),
+          "errors on every try: unavailable after 4 (%d adds)",
+          fake.calls[OP_ADD]);
+
+    reset();
+    fake_script(OP_ADD, 1, RS_STORE_LOST);
+    s = open_s(NULL);
+    CHECK(rs_lock_create(s, RS_KIND_NONE) == RS_OK
+          && fake.calls[OP_ADD] == 2, "a lost connection: the add again "
+          "at once (store.c), and it lands");
+    reset();
+    fake_script(OP_ADD, 1, RS_STORE_EXISTS);
+    fake_script(OP_ADD, 2, RS_STORE_EXISTS);
+    fake_script(OP_ADD, 3, RS_STORE_EXISTS);
+    fake_script(OP_ADD, 4, RS_STORE_EXISTS);
+    s = open_s(NULL);
+    CHECK(rs_lock_create(s, RS_KIND_NONE) == RS_UNAVAILABLE
+          && logged("RS00023"), "every ID taken: too many conflicts");
+}
+
+static void test_load(void)
+{
+    rs_session_t *s;
+    int is_new = 1;
+
+    reset();
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(), "1");
+    s = open_s(ID_A);
+    CHECK(rs_lock_open_session(s, RS_KIND_NONE, &is_new) == RS_OK && !is_new,
+          "read-only: a held session is read without waiting");
+    CHECK(s->state && rs_state_get(s->state, "x", 1), "... its state");
+    CHECK(fake.calls[OP_TOUCH] == 1 && fake.calls[OP_CAS] == 0,
+          "... its timer restarted by a touch, nothing written");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    fake_script(OP_TOUCH, 1, RS_STORE_MISS);
+    s = open_s(ID_A);
+    CHECK(rs_lock_open_session(s, RS_KIND_NONE, &is_new) == RS_OK,
+          "expired between get and touch: the state read is answered");
+
+    reset();
+    plant(ID_A, RS_LOCK_GONE, RS_KIND_NONE, NULL, apr_time_now(), NULL);
+    s = open_s(ID_A);
+    CHECK(rs_lock_load(s) == RS_NOT_FOUND, "an abandoned session: not found");
+
+    reset();
+    fake_put(rs_sid_store_key(pool, ID_A), "XYZ not a record", 16);
+    s = open_s(ID_A);
+    CHECK(rs_lock_load(s) == RS_CORRUPT && logged("RS00021"),
+          "a record not ours: corrupt, logged");
+    CHECK(fake.calls[OP_CAS] == 0 && fake.calls[OP_ADD] == 0,
+          "... and left as it is");
+
+    reset();
+    fake_script(OP_GET, 1, RS_STORE_ERROR);
+    s = open_s(ID_A);
+    CHECK(rs_lock_load(s) == RS_UNAVAILABLE && logged("RS00020"),
+          "the store failing: unavailable, logged");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    fake_script(OP_GET, 1, RS_STORE_LOST);
+    s = open_s(ID_A);
+    CHECK(rs_lock_load(s) == RS_OK && fake.calls[OP_GET] == 2,
+          "a lost connection: the read again at once");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    fake_script(OP_GET, 1, RS_STORE_TIMEOUT);
+    s = open_s(ID_A);
+    CHECK(rs_lock_load(s) == RS_UNAVAILABLE && fake.calls[OP_GET] == 1,
+          "a timeout: not tried again");
+}
+
+static void test_take(void)
+{
+    rs_session_t *s;
+    apr_time_t now = apr_time_now();
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, now, "1");
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_EXCLUSIVE) == RS_OK && s->held,
+          "a free lock is taken");
+    CHECK(rec_of(ID_A).lock == RS_LOCK_HELD
+          && rec_of(ID_A).kind == RS_KIND_EXCLUSIVE
+          && !memcmp(rec_of(ID_A).owner, s->owner, RS_OWNER_LEN),
+          "... held, exclusive, ours");
+    CHECK(!strcmp(x_of(ID_A), "1"), "... the state unchanged");
+
+    reset();
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, now, "1");
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_EXCLUSIVE) == RS_BUSY
+          && logged("RS00026") && !s->held,
+          "held and renewed: busy after the lock timeout (0 s), logged");
+    CHECK(!memcmp(rec_of(ID_A).owner, OTHER, RS_OWNER_LEN),
+          "... the holder keeps it");
+
+    reset();
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER,
+          now - apr_time_from_sec(conf.lease + 1), "1");
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK && logged("RS00025"),
+          "not renewed for a lease: taken over, logged");
+    CHECK(!memcmp(rec_of(ID_A).owner, s->owner, RS_OWNER_LEN)
+          && rec_of(ID_A).renewed >= now, "... ours now, renewed");
+
+    reset();
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER,
+          now - apr_time_from_sec(conf.lease - 1), "1");
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_BUSY,
+          "renewed within the lease: not taken over");
+
+    reset();
+    plant(ID_A, RS_LOCK_COMMITTED, RS_KIND_ENDPOINT, OTHER, now, "2");
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK
+          && !logged("RS00025"), "committed: taken at once, no takeover");
+    CHECK(!strcmp(x_of(ID_A), "2"), "... with the committed state");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, now, "1");
+    fake_script(OP_CAS, 1, RS_STORE_EXISTS);
+    fake_script(OP_CAS, 2, RS_STORE_EXISTS);
+    fake_script(OP_CAS, 3, RS_STORE_EXISTS);
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK
+          && fake.calls[OP_CAS] == 4 && fake.calls[OP_GET] == 4,
+          "3 CAS conflicts: read again and taken on the 4th");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, now, "1");
+    {
+        int i;
+        for (i = 1; i <= 64; i++) {
+            fake_script(OP_CAS, i, RS_STORE_EXISTS);
+        }
+    }
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_UNAVAILABLE
+          && logged("RS00023"), "64 conflicts in a row: given up, logged");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, now, "1");
+    fake_script(OP_CAS, 1, RS_STORE_TIMEOUT);
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_UNAVAILABLE
+          && fake.calls[OP_CAS] == 1, "a CAS that times out: never again");
+
+    reset();
+    plant(ID_A, RS_LOCK_GONE, RS_KIND_NONE, NULL, now, NULL);
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_NOT_FOUND,
+          "an abandoned session cannot be locked");
+
+    reset();
+    fake_put(rs_sid_store_key(pool, ID_A), "RS\x01\x00\x00", 5);
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_CORRUPT
+          && fake.calls[OP_CAS] == 0, "a short record: corrupt, not written");
+}
+
+static void test_renew_poll(void)
+{
+    rs_session_t *s;
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_ENDPOINT);
+    fake.calls[OP_CAS] = 0;
+    CHECK(rs_lock_renew(s) == RS_OK && fake.calls[OP_CAS] == 0,
+          "renew before a third of the lease: nothing written");
+    s->renewed -= apr_time_from_sec(conf.lease);
+    CHECK(rs_lock_renew(s) == RS_OK && fake.calls[OP_CAS] == 1,
+          "renew when due: one CAS");
+    CHECK(apr_time_now() - rec_of(ID_A).renewed < apr_time_from_sec(1),
+          "... the record renewed now");
+    CHECK(rs_lock_poll(s) == RS_OK, "poll: still ours");
+
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(), "1");
+    CHECK(rs_lock_poll(s) == RS_LOST && !s->held,
+          "poll: another owner, the lock is lost");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_ENDPOINT);
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "5")) == RS_OK,
+          "a PUT commits into the held GET's lock");
+    CHECK(rs_lock_poll(s) == RS_COMMITTED, "poll: committed");
+    s->renewed -= apr_time_from_sec(conf.lease);
+    CHECK(rs_lock_renew(s) == RS_LOST, "renew of a committed lock: lost");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_ENDPOINT);
+    fake_delete(rs_sid_store_key(pool, ID_A));
+    CHECK(rs_lock_poll(s) == RS_LOST, "poll: the item expired, lost");
+}
+
+static void test_commit_release(void)
+{
+    rs_session_t *s, *t;
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    CHECK(rs_lock_commit(s, state_x(ID_A, "2")) == RS_OK && !s->held,
+          "commit: OK, no longer held");
+    CHECK(rec_of(ID_A).lock == RS_LOCK_FREE && !strcmp(x_of(ID_A), "2"),
+          "... the state and the free lock in one write");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_EXCLUSIVE, OTHER, apr_time_now(), "9");
+    CHECK(rs_lock_commit(s, state_x(ID_A, "2")) == RS_LOST,
+          "commit after a takeover: lost");
+    CHECK(!strcmp(x_of(ID_A), "9")
+          && !memcmp(rec_of(ID_A).owner, OTHER, RS_OWNER_LEN),
+          "... the new holder's record untouched");
+
+    reset();
+    conf.max_size = 40;
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    CHECK(rs_lock_commit(s, state_x(ID_A, "\"a value too long to fit\""))
+          == RS_TOO_LARGE && s->held && logged("RS00027"),
+          "too large: refused before writing, still held, logged");
+    conf.max_size = 1000000;
+    CHECK(rs_lock_release(s) == RS_OK && rec_of(ID_A).lock == RS_LOCK_FREE,
+          "release: free");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_EXCLUSIVE, OTHER, apr_time_now(), "9");
+    fake.calls[OP_CAS] = 0;
+    CHECK(rs_lock_release(s) == RS_OK && fake.calls[OP_CAS] == 0
+          && !memcmp(rec_of(ID_A).owner, OTHER, RS_OWNER_LEN),
+          "release of a lock taken over: a no-op");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    fake_script(OP_CAS, 1, RS_STORE_EXISTS);
+    CHECK(rs_lock_release(s) == RS_OK && rec_of(ID_A).lock == RS_LOCK_FREE
+          && fake.calls[OP_GET] >= 2, "release after a conflict: read "
+          "again, freed");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    {
+        rs_state_t *gone = rs_state_make(pool, ID_A, 20);
+        gone->is_abandoned = 1;
+        CHECK(rs_lock_commit(s, gone) == RS_OK
+              && rec_of(ID_A).lock == RS_LOCK_GONE, "abandon: a tombstone");
+    }
+    t = open_s(ID_A);
+    CHECK(rs_lock_load(t) == RS_NOT_FOUND, "... which reads as no session");
+}
+
+static void test_put(void)
+{
+    rs_session_t *g;
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "2")) == RS_NOT_HELD,
+          "PUT without a held GET: not held");
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_EXCLUSIVE, OTHER, apr_time_now(), "1");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "2")) == RS_NOT_HELD,
+          "PUT into a POST's or SessionRequire's lock: not held");
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(), "1");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "2")) == RS_OK
+          && rec_of(ID_A).lock == RS_LOCK_COMMITTED
+          && !strcmp(x_of(ID_A), "2"), "PUT into a held GET's lock: "
+          "committed, whoever holds it");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "3")) == RS_ALREADY,
+          "a second PUT: already updated");
+    fake_delete(rs_sid_store_key(pool, ID_A));
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "3")) == RS_NOT_FOUND,
+          "PUT for a session gone: not found");
+
+    /* what a .NET client's commit keeps (issue 8) */
+    reset();
+    conf.keys = rs_keys_make(pool);
+    rs_keys_add(pool, conf.keys, "php", "int", "apache");
+    {
+        rs_state_t *st = rs_state_make(pool, ID_A, 20), *in;
+        apr_size_t n, len;
+        unsigned char *b;
+        char *buf;
+        rs_record_t rec = { RS_LOCK_HELD, RS_KIND_ENDPOINT, { 0 },
+                            apr_time_now(), 20 };
+        rs_item_t u = { "y", 1, "", 0 };
+        rs_state_set(pool, st, "x", 1, "{\"k\":1}", 7);
+        rs_state_set(pool, st, "php", 3, "7", 1);
+        rs_state_set(pool, st, "y", 1, "5", 1);
+        b = rs_state_encode(pool, st, &n);
+        buf = rs_record_pack(pool, &rec, b, n, &len);
+        fake_put(rs_sid_store_key(pool, ID_A), buf, len);
+        in = rs_state_make(pool, ID_A, 20);
+        rs_state_set(pool, in, "x", 1, "", 0);     /* could not serialize */
+        rs_state_set(pool, in, "z", 1, "", 0);
+        *(rs_item_t *)apr_array_push(in->unknown) = u;  /* left out */
+        u.key = "x";
+        *(rs_item_t *)apr_array_push(in->unknown) = u;
+        g = open_s(ID_A);
+        g->client = 1;
+        rs_status_e rc = rs_lock_put(g, in);
+        CHECK(rc == RS_OK, "a client PUT with unknown keys: %d", rc);
+    }
+    CHECK(!strcmp(x_of(ID_A), "{\"k\":1}"),
+          "... a zero-length value listed unknown keeps the stored one");
+    {
+        fake_item *it = fake_find(rs_sid_store_key(pool, ID_A));
+        rs_state_t *st = NULL;
+        rs_state_decode(pool, (const unsigned char *)it->val + RS_RECORD_HEAD,
+                        it->len - RS_RECORD_HEAD, (apr_size_t)-1, &st);
+        CHECK(st && rs_state_get(st, "php", 3) && rs_state_get(st, "y", 1)
+              && !rs_state_get(st, "z", 1), "... the Apache side's key and "
+              "the one left out stay; a zero-length new one is not stored");
+    }
+}
+
+static void test_lease_thread(void)
+{
+    rs_session_t *s;
+    rs_conn *c = rs_store_borrow(store, pool);
+    const char *key = rs_sid_store_key(pool, ID_A);
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_OK,
+          "the lease thread renews a lock its owner holds");
+    CHECK(rs_lock_renew_owned(pool, c, key,
+                              (const unsigned char *)OTHER) == RS_LOST,
+          "... not another owner's");
+    fake_script(OP_CAS, 1, RS_STORE_EXISTS);
+    CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_OK
+          && fake.calls[OP_CAS] >= 2, "... again after a conflict");
+    fake_script(OP_GET, 1, RS_STORE_TIMEOUT);
+    CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_UNAVAILABLE,
+          "... unavailable when the store times out");
+    fake_delete(key);
+    CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_LOST,
+          "... lost when the item is gone");
+}
+
+int main(void)
+{
+    const char *err = NULL;
+    apr_initialize();
+    atexit(apr_terminate);
+    apr_pool_create(&pool, NULL);
+    fake_reset(pool);
+    store = rs_store_create(pool, &fake_provider, "", 1, &err);
+    CHECK(store != NULL, "the fake backend: %s", err ? err : "created");
+
+    test_create();
+    test_load();
+    test_take();
+    test_renew_poll();
+    test_commit_release();
+    test_put();
+    test_lease_thread();
+
+    apr_pool_destroy(pool);
+    return UNIT_DONE();
+}
