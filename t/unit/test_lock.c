@@ -366,6 +366,12 @@ static void test_renew_poll(void)
     plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
     s = open_s(ID_A);
     rs_lock_acquire(s, RS_KIND_ENDPOINT);
+    s->renewed -= apr_time_from_sec(conf.lease);
+    fake_script(OP_CAS, 1, RS_STORE_EXISTS);
+    CHECK(rs_lock_poll(s) == RS_OK && fake.calls[OP_GET] >= 3,
+          "poll with a renewal that conflicts: read again, renewed");
+    fake_script(OP_GET, 1, RS_STORE_ERROR);
+    CHECK(rs_lock_poll(s) == RS_UNAVAILABLE, "poll when the store fails");
     fake_delete(rs_sid_store_key(pool, ID_A));
     CHECK(rs_lock_poll(s) == RS_LOST, "poll: the item expired, lost");
 }
@@ -382,6 +388,47 @@ static void test_commit_release(void)
           "commit: OK, no longer held");
     CHECK(rec_of(ID_A).lock == RS_LOCK_FREE && !strcmp(x_of(ID_A), "2"),
           "... the state and the free lock in one write");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    fake_script(OP_CAS, 1, RS_STORE_EXISTS);
+    fake_script(OP_CAS, 2, RS_STORE_EXISTS);
+    CHECK(rs_lock_commit(s, state_x(ID_A, "3")) == RS_OK
+          && !strcmp(x_of(ID_A), "3"), "commit after 2 CAS conflicts: "
+          "read again, committed");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    {
+        int i;
+        for (i = 1; i <= 64; i++) {
+            fake_script(OP_CAS, i, RS_STORE_EXISTS);
+        }
+    }
+    CHECK(rs_lock_commit(s, state_x(ID_A, "3")) == RS_UNAVAILABLE
+          && logged("RS00023") && !strcmp(x_of(ID_A), "1"),
+          "commit after 64 conflicts: given up, logged, nothing written");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    fake_script(OP_CAS, 1, RS_STORE_ERROR);
+    CHECK(rs_lock_commit(s, state_x(ID_A, "3")) == RS_UNAVAILABLE
+          && logged("RS00020") && !s->held, "commit when the store fails: "
+          "unavailable, logged, the lock left to its lease");
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
+    CHECK(rs_lock_commit(s, NULL) == RS_OK && rec_of(ID_A).lock
+          == RS_LOCK_FREE && !strcmp(x_of(ID_A), "1"),
+          "commit of nothing: the lock freed, the state as it was");
 
     reset();
     plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
