@@ -142,6 +142,8 @@ static int readonly_get(request_rec *r, rs_session_t *s)
     if (status != OK) {
         return status;
     }
+    /* A slow reader of the answer must not keep a store connection. */
+    rs_store_idle(s->conn);
     ap_set_content_type(r, "application/json; charset=utf-8");
     send_state(r, s->state, is_new, 1, 0);
     return OK;
@@ -212,6 +214,7 @@ static int writeable_get(request_rec *r, rs_session_t *s)
     if (send_state(r, s->state, is_new, 0, 1) == APR_SUCCESS) {
         hold_until_commit(r, s);
     }
+    rs_store_idle(s->conn);
     return OK;
 }
 
@@ -344,7 +347,9 @@ static int put(request_rec *r, rs_session_t *s)
     if (!(st = client_state(r, s, buf, len, &err))) {
         return answer_text(r, HTTP_BAD_REQUEST, err);
     }
-    switch (status = rs_lock_put(s, st)) {
+    status = rs_lock_put(s, st);
+    rs_store_idle(s->conn);
+    switch (status) {
     case RS_OK:
         return answer_text(r, HTTP_OK, "OK");
     case RS_NOT_FOUND:
@@ -404,6 +409,7 @@ static int post(request_rec *r, rs_session_t *s)
         return OK;
     }
     msg = post_commit(r, s);
+    rs_store_idle(s->conn);
     msg = rs_json_result(r->pool, msg);
     send_bytes(r, brigade(r), msg, strlen(msg));
     return OK;

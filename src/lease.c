@@ -8,6 +8,7 @@
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
+#include <apr_strings.h>
 #include "lease.h"
 #include "config.h"
 #include <http_log.h>
@@ -34,6 +35,7 @@ static struct {
     struct entries watched;
     int stop;
     server_rec *server;
+    apr_hash_t *conns;      /* store -> the thread's own connection */
 } lease;
 
 static int due(entry_t *e, apr_time_t now, entry_t *copy)
@@ -61,24 +63,50 @@ static apr_array_header_t *take_due(apr_pool_t *p)
     return todo;
 }
 
+/* The thread's own connection to a store, kept for the child's life: a
+ * pool emptied by requests must not stop the renewals of live holders. */
+static rs_conn *conn_for(rs_store *store)
+{
+    rs_conn *c = apr_hash_get(lease.conns, &store, sizeof(store));
+    if (!c) {
+        apr_pool_t *p = apr_hash_pool_get(lease.conns);
+        c = rs_store_own(store, p);
+        apr_hash_set(lease.conns, apr_pmemdup(p, &store, sizeof(store)),
+                     sizeof(store), c);
+    }
+    return c;
+}
+
+static void give_back_all(void)
+{
+    apr_hash_index_t *hi;
+    for (hi = apr_hash_first(NULL, lease.conns); hi; hi = apr_hash_next(hi)) {
+        rs_store_give_back(apr_hash_this_val(hi));
+    }
+}
+
 static void renew(apr_pool_t *p, const entry_t *e)
 {
-    rs_conn *c = rs_store_borrow(e->store, p);
-    rs_status_e st = rs_conn_ready(c)
-                     ? rs_lock_renew_owned(p, c, e->key, e->owner)
-                     : RS_UNAVAILABLE;
-    rs_store_give_back(c);
-    if (st != RS_OK) {
+    rs_conn *c = conn_for(e->store);
+    rs_status_e st = rs_lock_renew_owned(p, c, e->key, e->owner);
+    if (st == RS_LOST) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, lease.server, RSLOG(00050)
-                     "%s: lease not renewed (%s)", e->key,
-                     st == RS_LOST ? "lock no longer held" : "store failed");
+                     "%s: lease not renewed: lock no longer held", e->key);
+    }
+    else if (st != RS_OK) {
+        /* Its holder may lose the lock when the lease runs out. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, lease.server, RSLOG(00052)
+                     "%s: lease not renewed: store failed (%s)", e->key,
+                     rs_conn_error(c));
     }
 }
 
 static void *APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
 {
-    apr_pool_t *p;
+    apr_pool_t *p, *keep;
     apr_pool_create(&p, apr_thread_pool_get(thread));
+    apr_pool_create(&keep, apr_thread_pool_get(thread));
+    lease.conns = apr_hash_make(keep);
     apr_thread_mutex_lock(lease.mutex);
     while (!lease.stop) {
         apr_array_header_t *todo;
@@ -93,6 +121,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
         apr_thread_mutex_lock(lease.mutex);
     }
     apr_thread_mutex_unlock(lease.mutex);
+    give_back_all();
     /* A plain return, not apr_thread_exit(): pthread_exit's forced unwind
      * leaves AddressSanitizer's stack poison behind; the pool goes with
      * pchild. */

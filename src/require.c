@@ -141,6 +141,9 @@ static int load(request_rec *r, rs_req_t *q)
     if (kind) {
         rs_lease_watch(r, s);
     }
+    /* The handler may run long (its lease renewed by the lease thread's
+     * own connection): the commit borrows one again. */
+    rs_store_idle(conn);
     q->s = s;
     return OK;
 }

@@ -26,12 +26,29 @@ rs_conn *rs_store_borrow(rs_store *store, apr_pool_t *p)
     return c;
 }
 
+rs_conn *rs_store_own(rs_store *store, apr_pool_t *p)
+{
+    rs_conn *c = apr_pcalloc(p, sizeof(*c));
+    c->store = store;
+    c->own = 1;
+    c->handle = store->prov->open(store->instance, c->error);
+    return c;
+}
+
 void rs_store_give_back(rs_conn *c)
 {
-    if (c->handle) {
-        c->store->prov->give_back(c->store->instance, c->handle);
-        c->handle = NULL;
+    if (c->handle && c->own) {
+        c->store->prov->close(c->store->instance, c->handle);
     }
+    else if (c->handle) {
+        c->store->prov->give_back(c->store->instance, c->handle);
+    }
+    c->handle = NULL;
+}
+
+void rs_store_idle(rs_conn *c)
+{
+    rs_store_give_back(c);
 }
 
 int rs_conn_ready(const rs_conn *c)
@@ -51,11 +68,26 @@ const char *rs_conn_backend(const rs_conn *c)
 
 #define PROV(c) ((c)->store->prov)
 
+/* A connection given back between two pieces of a request's store work
+ * (rs_store_idle) is borrowed again by the next operation. */
+static int ready(rs_conn *c)
+{
+    if (!c->handle) {
+        c->handle = c->own ? PROV(c)->open(c->store->instance, c->error)
+                           : PROV(c)->borrow(c->store->instance, c->error);
+    }
+    return c->handle != NULL;
+}
+
 rs_store_rc rs_store_get(rs_conn *c, apr_pool_t *p, const char *key,
                          const char **val, apr_size_t *len,
                          apr_uint64_t *cas)
 {
-    rs_store_rc rc = PROV(c)->get(c->handle, p, key, val, len, cas, c->error);
+    rs_store_rc rc;
+    if (!ready(c)) {
+        return RS_STORE_ERROR;
+    }
+    rc = PROV(c)->get(c->handle, p, key, val, len, cas, c->error);
     return rc == RS_STORE_LOST
            ? PROV(c)->get(c->handle, p, key, val, len, cas, c->error) : rc;
 }
@@ -65,7 +97,11 @@ rs_store_rc rs_store_get(rs_conn *c, apr_pool_t *p, const char *key,
 rs_store_rc rs_store_add(rs_conn *c, const char *key, const char *val,
                          apr_size_t len, apr_uint32_t ttl)
 {
-    rs_store_rc rc = PROV(c)->add(c->handle, key, val, len, ttl, c->error);
+    rs_store_rc rc;
+    if (!ready(c)) {
+        return RS_STORE_ERROR;
+    }
+    rc = PROV(c)->add(c->handle, key, val, len, ttl, c->error);
     return rc == RS_STORE_LOST
            ? PROV(c)->add(c->handle, key, val, len, ttl, c->error) : rc;
 }
@@ -73,12 +109,19 @@ rs_store_rc rs_store_add(rs_conn *c, const char *key, const char *val,
 rs_store_rc rs_store_cas(rs_conn *c, const char *key, const char *val,
                          apr_size_t len, apr_uint32_t ttl, apr_uint64_t cas)
 {
+    if (!ready(c)) {
+        return RS_STORE_ERROR;
+    }
     return PROV(c)->cas(c->handle, key, val, len, ttl, cas, c->error);
 }
 
 rs_store_rc rs_store_touch(rs_conn *c, const char *key, apr_uint32_t ttl)
 {
-    rs_store_rc rc = PROV(c)->touch(c->handle, key, ttl, c->error);
+    rs_store_rc rc;
+    if (!ready(c)) {
+        return RS_STORE_ERROR;
+    }
+    rc = PROV(c)->touch(c->handle, key, ttl, c->error);
     return rc == RS_STORE_LOST
            ? PROV(c)->touch(c->handle, key, ttl, c->error) : rc;
 }

@@ -43,6 +43,10 @@ typedef struct rs_store_provider {
     /* A connection, waiting a moment for one to free; NULL and err. */
     void *(*borrow)(void *instance, char *err);
     void (*give_back)(void *instance, void *handle);
+    /* A connection outside the pool, for a thread that must never wait
+     * for one; closed by close. */
+    void *(*open)(void *instance, char *err);
+    void (*close)(void *instance, void *handle);
     rs_store_rc (*get)(void *handle, apr_pool_t *p, const char *key,
                        const char **val, apr_size_t *len, apr_uint64_t *cas,
                        char *err);
@@ -73,17 +77,29 @@ rs_conn *rs_store_conn(request_rec *r, rs_store *store);
 /* A connection for work outside a request; check rs_conn_ready. */
 rs_conn *rs_store_borrow(rs_store *store, apr_pool_t *p);
 void rs_store_give_back(rs_conn *conn);
+
+/* A connection of its own, outside the pool (the lease thread's); it is
+ * closed by rs_store_give_back. */
+rs_conn *rs_store_own(rs_store *store, apr_pool_t *p);
 int rs_conn_ready(const rs_conn *conn);
+
+/*
+ * The request's store work is done for now (the response, a handler, a
+ * slow client may take long): the connection goes back to the pool at
+ * once, and an operation after this borrows one again.
+ */
+void rs_store_idle(rs_conn *conn);
 
 /* The text of the connection's last failure, and its backend's name. */
 const char *rs_conn_error(const rs_conn *conn);
 const char *rs_conn_backend(const rs_conn *conn);
 
 /*
- * The operations. A read, an add (its key is new) and a touch are tried
- * once more when the connection was lost: a pooled connection to a server
- * that restarted fails once, then reconnects. A CAS write is not (it may
- * have been applied), and always follows a read on its connection.
+ * The operations, on a connection borrowed again if it was given back
+ * (an error when none is free). A read, an add (its key is new) and a
+ * touch are tried once more when the connection was lost: a pooled
+ * connection to a server that restarted fails once, then reconnects. A
+ * CAS write is not (it may have been applied).
  */
 rs_store_rc rs_store_get(rs_conn *c, apr_pool_t *p, const char *key,
                          const char **val, apr_size_t *len,

@@ -15,6 +15,7 @@ struct rs_store {
 struct rs_conn {
     rs_store *store;
     void *handle;
+    int own;                    /* outside the pool: opened, closed */
     char error[RS_STORE_ERRLEN];
 };
 

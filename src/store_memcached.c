@@ -38,6 +38,11 @@ static const char *mc_check_spec(apr_pool_t *p, const char *spec)
     return NULL;
 }
 
+typedef struct {
+    memcached_pool_st *pool;
+    const char *spec;       /* for connections outside the pool */
+} mc_instance;
+
 static apr_status_t destroy_pool(void *data)
 {
     memcached_pool_destroy(data);
@@ -47,22 +52,25 @@ static apr_status_t destroy_pool(void *data)
 static void *mc_create(apr_pool_t *pchild, const char *spec, int max_conns,
                        const char **err)
 {
+    mc_instance *mi = apr_pcalloc(pchild, sizeof(*mi));
     const char *s = full_spec(pchild, spec, max_conns);
-    memcached_pool_st *pool = memcached_pool(s, strlen(s));
-    if (!pool) {
+    mi->spec = full_spec(pchild, spec, 1);
+    mi->pool = memcached_pool(s, strlen(s));
+    if (!mi->pool) {
         *err = "memcached_pool() refused the configuration";
         return NULL;
     }
-    apr_pool_cleanup_register(pchild, pool, destroy_pool,
+    apr_pool_cleanup_register(pchild, mi->pool, destroy_pool,
                               apr_pool_cleanup_null);
-    return pool;
+    return mi;
 }
 
 static void *mc_borrow(void *instance, char *err)
 {
     struct timespec wait = { 1, 0 };
     memcached_return_t rc;
-    memcached_st *mc = memcached_pool_fetch(instance, &wait, &rc);
+    memcached_st *mc = memcached_pool_fetch(((mc_instance *)instance)->pool,
+                                            &wait, &rc);
     if (!mc) {
         apr_cpystrn(err, memcached_strerror(NULL, rc), RS_STORE_ERRLEN);
     }
@@ -71,7 +79,23 @@ static void *mc_borrow(void *instance, char *err)
 
 static void mc_give_back(void *instance, void *handle)
 {
-    memcached_pool_release(instance, handle);
+    memcached_pool_release(((mc_instance *)instance)->pool, handle);
+}
+
+static void *mc_open(void *instance, char *err)
+{
+    const char *s = ((mc_instance *)instance)->spec;
+    memcached_st *mc = memcached(s, strlen(s));
+    if (!mc) {
+        apr_cpystrn(err, "memcached() refused the configuration",
+                    RS_STORE_ERRLEN);
+    }
+    return mc;
+}
+
+static void mc_close(void *instance, void *handle)
+{
+    memcached_free(handle);
 }
 
 static time_t expiration(apr_uint32_t seconds)
@@ -170,5 +194,5 @@ static rs_store_rc mc_touch(void *handle, const char *key, apr_uint32_t ttl,
 
 const rs_store_provider rs_store_memcached = {
     "memcached", mc_check_spec, mc_create, mc_borrow, mc_give_back,
-    mc_get, mc_add, mc_cas, mc_touch
+    mc_open, mc_close, mc_get, mc_add, mc_cas, mc_touch
 };

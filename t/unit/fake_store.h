@@ -189,7 +189,7 @@ static rs_store_rc f_touch(void *h, const char *key, apr_uint32_t ttl,
 }
 
 static const rs_store_provider fake_provider = {
-    "fake", f_check, f_create, f_borrow, f_give_back,
+    "fake", f_check, f_create, f_borrow, f_give_back, f_borrow, f_give_back,
     f_get, f_add, f_cas, f_touch
 };
 
