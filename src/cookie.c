@@ -33,4 +33,8 @@ void rs_cookie_set_new(request_rec *r, const rs_server_conf *c,
                                "; path=/; HttpOnly; SameSite=Lax",
                                rs_cookie_secure(c) || https ? "; Secure" : "",
                                NULL));
+    /* A shared cache must never hand one client's new session to others;
+     * the rest of the response stays as cacheable as its handler made it. */
+    apr_table_mergen(r->err_headers_out, "Cache-Control",
+                     "no-cache=\"Set-Cookie\"");
 }

@@ -14,7 +14,8 @@ const char *rs_cookie_sid(request_rec *r, const char *cookie_name);
 int rs_cookie_present(request_rec *r, const char *cookie_name);
 
 /* Adds Set-Cookie for a new session's id to err_headers_out (kept on
- * error answers), as the server's configuration names and secures it. */
+ * error answers), as the server's configuration names and secures it,
+ * and Cache-Control: no-cache="Set-Cookie". */
 void rs_cookie_set_new(request_rec *r, const rs_server_conf *c,
                        const char *id);
 

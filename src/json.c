@@ -3,6 +3,7 @@
  * value: values travel as the bytes the client sent.
  */
 #include <apr_strings.h>
+#include <apr_escape.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -187,6 +188,16 @@ static int take(cursor_t *c, char ch)
     return 0;
 }
 
+/* A member name from the request as a message shows it (the error log,
+ * a reason phrase): control and non-ASCII bytes escaped, so that no name
+ * forges a log line; a long one cut. */
+static const char *shown_name(apr_pool_t *p, const char *name, apr_size_t n)
+{
+    const char *cut = apr_pstrmemdup(p, name, n > 64 ? 64 : n);
+    return apr_pstrcat(p, apr_pescape_echo(p, cut, 1), n > 64 ? "..." : "",
+                       NULL);
+}
+
 /* The next value, or NULL and c->err; *raw and *n give its bytes. */
 static json_t *next_value(cursor_t *c, size_t flags, const char **raw,
                           apr_size_t *n)
@@ -337,7 +348,8 @@ static const char *update_member(cursor_t *c, void *baton, const char *name,
     if (!named(name, name_len, "abandon") && !named(name, name_len, "clear")
         && !named(name, name_len, "timeout")
         && !named(name, name_len, "remove")) {
-        return apr_psprintf(c->p, "unknown member \"%s\"", name);
+        return apr_psprintf(c->p, "unknown member \"%s\"",
+                            shown_name(c->p, name, name_len));
     }
     if (!(v = next_value(c, 0, &raw, &n))) {
         return c->err;

@@ -28,7 +28,7 @@ use RS::Proto qw(:all);
 use RS::Require qw(rq_get env_of sid_of upd);
 use RS::Wire qw(pack_record read_record);
 
-plan tests => 8 + 9 + 4;
+plan tests => 8 + 9 + 4 + 4;
 
 sub items {
     my ($id, %o) = @_;
@@ -123,6 +123,30 @@ $env = env_of(rq_get('/req/env.cgi' . upd('{"set":{"visits":2}}'),
 $env = env_of(rq_get('/req/env.cgi', sid => $sid, %v)) || {};
 is($env->{REMOTE_SESSION}, '{"name":"m","extra":5,"visits":2,"note":"hi"}',
    '... and changes them like any key');
+
+# --- responses that set the cookie, and member names in the log (issue 11) -----
+{
+    my ($res) = ro_get(undef);
+    my @cc = $res->header('Cache-Control');
+    ok($res->header('Set-Cookie') && grep({ /no-cache="Set-Cookie"/ } @cc),
+       'a new session\'s answer: Cache-Control no-cache="Set-Cookie"')
+        or diag("Cache-Control: @cc");
+    my $page = rq_get('/req/env.cgi', %v);
+    @cc = $page->header('Cache-Control');
+    ok(sid_of($page) && grep({ /no-cache="Set-Cookie"/ } @cc),
+       '... a SessionRequire page\'s too') or diag("Cache-Control: @cc");
+    $page = rq_get('/req/env.cgi', sid => sid_of($page), %v);
+    ok(!grep({ /Set-Cookie/ } $page->header('Cache-Control')),
+       '... not an answer that sets no cookie');
+    my $from = error_log_since();
+    $page = rq_get('/req/env.cgi' . upd("{\"x\\nRS00099: forged\":1}"),
+                   sid => $sid, %v);
+    my $log = error_log_since($from);
+    ok($page->code == 500 && $log =~ /unknown member "x\\+nRS00099: forged"/
+       && $log !~ /^RS00099|\nRS00099/,
+       'an unknown member name is logged escaped: no forged log line')
+        or diag($log);
+}
 
 # --- the API key header ----------------------------------------------------------
 {
