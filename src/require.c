@@ -183,6 +183,26 @@ void rs_require_insert_filter(request_rec *r)
     if (q && q->s && (r->main || !q->done)) {
         ap_add_output_filter(RS_UPDATE_FILTER, q, r, r->connection);
     }
+    if (!r->main) {
+        ap_add_output_filter(RS_STRIP_FILTER, NULL, r, r->connection);
+    }
+}
+
+apr_status_t rs_require_strip_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    if (!f->ctx) {
+        f->ctx = f;     /* the headers leave with the first brigade */
+        apr_table_unset(r->headers_out, UPDATE_HEADER);
+        apr_table_unset(r->err_headers_out, UPDATE_HEADER);
+    }
+    if (!APR_BRIGADE_EMPTY(bb) && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
+        if (r->trailers_out) {
+            apr_table_unset(r->trailers_out, UPDATE_HEADER);
+        }
+        ap_remove_output_filter(f);
+    }
+    return ap_pass_brigade(f->next, bb);
 }
 
 typedef struct {

@@ -16,7 +16,23 @@ use RS::Memcached ();
 use RS::Test qw(:all);
 use RS::Require qw(:all);
 
-plan tests => 24;
+plan tests => 24 + 4;
+
+# --- no X-Remote-Session-Update ever reaches a client (issue 11) ------------------------
+{
+    my $u = upd('{"clear":true}');
+    my @where = (['outside SessionRequire', "/cgi-bin/env.cgi$u", 200],
+                 ['a proxied backend outside it', "/px-off/env.cgi$u", 200],
+                 ['an ErrorDocument outside it', '/errdoc-off/missing', 404],
+                 ['under ReadOnly, refused', "/ro/env.cgi$u", 500]);
+    for my $w (@where) {
+        my ($what, $path, $code) = @$w;
+        my $res = rq_get($path);
+        ok($res->code == $code && !defined $res->header('X-Remote-Session-Update'),
+           "$what: $code, no X-Remote-Session-Update in the answer")
+            or diag($res->as_string);
+    }
+}
 
 # --- a record that does not decode ----------------------------------------------------
 my $r = rq_get('/req/env.cgi');
