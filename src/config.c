@@ -23,6 +23,7 @@ void *rs_create_server_conf(apr_pool_t *p, server_rec *s)
     c->lock_lease = RS_UNSET;
     c->max_size = RS_UNSET;
     c->worker_reserve = RS_UNSET;
+    c->hold_timeout = RS_UNSET;
     return c;
 }
 
@@ -45,6 +46,7 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     MERGE_INT(lock_lease);
     MERGE_INT(max_size);
     MERGE_INT(worker_reserve);
+    MERGE_INT(hold_timeout);
     m->keys = rs_keys_merge(p, base->keys, over->keys);
     return m;
 }
@@ -108,6 +110,11 @@ int rs_lock_lease(const rs_server_conf *c)
     return OR_DEFAULT(c->lock_lease, RS_DEFAULT_LOCK_LEASE);
 }
 
+int rs_hold_timeout(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->hold_timeout, RS_DEFAULT_HOLD_TIMEOUT);
+}
+
 int rs_worker_reserve(const rs_server_conf *c)
 {
     return OR_DEFAULT(c->worker_reserve, RS_DEFAULT_WORKER_RESERVE);
@@ -143,6 +150,8 @@ static const int_field_t f_lock_timeout =
     { APR_OFFSETOF(rs_server_conf, lock_timeout), 0, 3600 };
 static const int_field_t f_lock_lease =
     { APR_OFFSETOF(rs_server_conf, lock_lease), 1, 3600 };
+static const int_field_t f_hold_timeout =
+    { APR_OFFSETOF(rs_server_conf, hold_timeout), 1, 86400 };
 static const int_field_t f_worker_reserve =
     { APR_OFFSETOF(rs_server_conf, worker_reserve), 0, 100000 };
 
@@ -288,6 +297,10 @@ const command_rec rs_directives[] = {
     AP_INIT_TAKE1("RemoteSessionLockLease", set_server_int,
         (void *)&f_lock_lease, RSRC_CONF,
         "seconds after which an unrenewed lock may be taken over (default 10)"),
+    AP_INIT_TAKE1("RemoteSessionHoldTimeout", set_server_int,
+        (void *)&f_hold_timeout, RSRC_CONF,
+        "seconds a held GET or a POST waits for its commit, at most "
+        "(default 300)"),
     AP_INIT_TAKE1("RemoteSessionWorkerReserve", set_server_int,
         (void *)&f_worker_reserve, RSRC_CONF,
         "workers a writeable request may not take, kept for read-only GETs "

@@ -23,6 +23,7 @@
 #define RS_DEFAULT_LOCK_LEASE   10          /* seconds */
 #define RS_DEFAULT_MAX_SIZE     1000000     /* bytes */
 #define RS_DEFAULT_WORKER_RESERVE 2         /* workers */
+#define RS_DEFAULT_HOLD_TIMEOUT 300         /* seconds */
 
 typedef enum {
     RS_REQUIRE_UNSET = RS_UNSET, RS_REQUIRE_OFF = 0, RS_REQUIRE_ON,
@@ -44,6 +45,7 @@ typedef struct {
     int lock_lease;
     long max_size;
     int worker_reserve;
+    int hold_timeout;
     apr_hash_t *keys;           /* name -> rs_key_t */
     struct rs_store *store;     /* per child, set in child_init */
 } rs_server_conf;
@@ -74,5 +76,6 @@ apr_size_t rs_max_size(const rs_server_conf *c);
 /* The lock's settings from c, in r's pool. */
 const rs_lock_conf *rs_lock_conf_of(request_rec *r, const rs_server_conf *c);
 int rs_worker_reserve(const rs_server_conf *c);
+int rs_hold_timeout(const rs_server_conf *c);
 
 #endif

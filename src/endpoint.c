@@ -168,11 +168,21 @@ static void lock_gone(request_rec *r, const rs_session_t *s)
                   "or the session expired); GET ended", s->id);
 }
 
-/* Heartbeats until a PUT commits, the client goes, or the session ends. */
+/* How long a held GET or a POST's body is waited for: the session's
+ * timeout, within RemoteSessionHoldTimeout (a PUT may set a timeout of a
+ * year, and a hold keeps a worker). */
+static apr_time_t hold_end(request_rec *r, const rs_session_t *s)
+{
+    apr_time_t session = apr_time_from_sec((apr_time_t)s->state->timeout
+                                           * 60);
+    apr_time_t most = apr_time_from_sec(rs_hold_timeout(rs_sconf(r->server)));
+    return apr_time_now() + (session < most ? session : most);
+}
+
+/* Heartbeats until a PUT commits, the client goes, or the hold ends. */
 static void hold_until_commit(request_rec *r, rs_session_t *s)
 {
-    apr_time_t end = apr_time_now()
-                     + apr_time_from_sec((apr_time_t)s->state->timeout * 60);
+    apr_time_t end = hold_end(r, s);
     apr_bucket_brigade *bb = brigade(r);
     rs_status_e st = RS_OK;
 
@@ -188,7 +198,8 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
         if (st == RS_OK && apr_time_now() > end) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00031)
                           "session %s: no commit within the session "
-                          "timeout; lock released", s->id);
+                          "timeout or RemoteSessionHoldTimeout; lock "
+                          "released", s->id);
             break;
         }
     }
@@ -229,8 +240,7 @@ static apr_status_t read_body(request_rec *r, rs_session_t *s,
                               rs_status_e *lock)
 {
     apr_bucket_brigade *bb = brigade(r), *all = brigade(r);
-    apr_time_t end = s ? apr_time_now() + apr_time_from_sec(
-                             (apr_time_t)s->state->timeout * 60) : 0;
+    apr_time_t end = s ? hold_end(r, s) : 0;
     apr_off_t have = 0, got;
     apr_status_t rv;
     int eos = 0;
@@ -374,6 +384,11 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
     if (rv == APR_ENOSPC) {
         body_too_large(r, s);
         return "Session state exceeds RemoteSessionMaxSize";
+    }
+    if (lock != RS_OK || rv != APR_SUCCESS) {
+        /* The rest of the body is not waited for: httpd would read it
+         * before ending the answer, which then could not end. */
+        r->connection->keepalive = AP_CONN_CLOSE;
     }
     if (lock != RS_OK) {
         return lock_lost(r, s, lock);

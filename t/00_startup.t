@@ -67,6 +67,8 @@ my @bad = (
       [$store, $key, $endpoint, 'RemoteSessionKey x int dotnet'] ],
     [ 'an unknown backend is read as libmemcached options', 'RemoteSessionStore',
       ['RemoteSessionStore "redis:--SERVER=127.0.0.1:1"', $key, $endpoint] ],
+    [ 'hold timeout zero', 'RemoteSessionHoldTimeout',
+      [$store, $key, $endpoint, 'RemoteSessionHoldTimeout 0'] ],
     [ 'worker reserve negative', 'RemoteSessionWorkerReserve',
       [$store, $key, $endpoint, 'RemoteSessionWorkerReserve -1'] ],
 );
@@ -215,6 +217,7 @@ for my $case (@bad) {
         'RemoteSessionApiKeyHeader X-My-Key',
         'RemoteSessionKey visits int apache',
         'RemoteSessionWorkerReserve 0',
+        'RemoteSessionHoldTimeout 60',
     ));
     is($rc, 0, 'a valid configuration passes httpd -t') or diag($out);
     like($out, qr/Syntax OK/, 'httpd -t says Syntax OK') or diag($out);
