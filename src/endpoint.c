@@ -22,6 +22,7 @@ APLOG_USE_MODULE(remote_session);
 
 #define READONLY_HEADER  "X-SystemWebAdapter-RemoteAppSession-ReadOnly"
 #define HEARTBEAT        apr_time_from_msec(20)
+#define RETRY_EVERY      apr_time_from_msec(200)
 #define BODY_POLL        apr_time_from_msec(5)
 
 #define MSG_NO_ID        "No session ID found"
@@ -179,10 +180,30 @@ static apr_time_t hold_end(request_rec *r, const rs_session_t *s)
     return apr_time_now() + (session < most ? session : most);
 }
 
+/*
+ * A poll the store failed (logged by the lock) is tried again at the next
+ * heartbeat while half a lease has not passed since the first failure:
+ * a short outage must not end the hold, nor leave the lock to its lease.
+ */
+static rs_status_e poll_again(const rs_session_t *s, rs_status_e st,
+                              apr_time_t *failing_since)
+{
+    apr_time_t now = apr_time_now();
+    if (st != RS_UNAVAILABLE) {
+        *failing_since = 0;
+        return st;
+    }
+    if (!*failing_since) {
+        *failing_since = now;
+    }
+    return now - *failing_since < apr_time_from_sec(s->conf.lease) / 2
+           ? RS_OK : st;
+}
+
 /* Heartbeats until a PUT commits, the client goes, or the hold ends. */
 static void hold_until_commit(request_rec *r, rs_session_t *s)
 {
-    apr_time_t end = hold_end(r, s);
+    apr_time_t end = hold_end(r, s), failing_since = 0, next_try = 0;
     apr_bucket_brigade *bb = brigade(r);
     rs_status_e st = RS_OK;
 
@@ -194,7 +215,11 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
                           s->id);
             break;
         }
-        st = rs_lock_poll(s);
+        if (failing_since && apr_time_now() < next_try) {
+            continue;   /* the store is failing: not at every heartbeat */
+        }
+        st = poll_again(s, rs_lock_poll(s), &failing_since);
+        next_try = apr_time_now() + RETRY_EVERY;
         if (st == RS_OK && apr_time_now() > end) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00031)
                           "session %s: no commit within the session "
@@ -206,9 +231,10 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
     if (st == RS_LOST) {
         lock_gone(r, s);
     }
-    if (st == RS_UNAVAILABLE || st == RS_CORRUPT) {
-        /* Logged by the poll, which another read would only repeat: end
-         * now, the lease frees the lock. */
+    if (st == RS_CORRUPT || st == RS_UNAVAILABLE) {
+        /* Logged by the poll. A record that does not decode is never
+         * written, not even to free its lock; a store that failed for half
+         * a lease would fail the release too: the lease frees the lock. */
         s->held = 0;
         return;
     }
