@@ -10,10 +10,13 @@
 #include <libmemcachedutil-1.0/pool.h>
 #include "store_memcached.h"
 
-/* Ours first: the admin's own options, later in the string, win. */
+/* Ours first: the admin's own options, later in the string, win.
+ * Consistent hashing: servers of a farm that list the same memcached pool
+ * in another order still put a session on the same server (the default,
+ * modula, depends on the order). */
 #define MC_DEFAULTS "--CONNECT-TIMEOUT=300 --POLL-TIMEOUT=500 " \
     "--RCV-TIMEOUT=500000 --SND-TIMEOUT=500000 --RETRY-TIMEOUT=1 " \
-    "--SUPPORT-CAS --TCP-NODELAY "
+    "--SUPPORT-CAS --TCP-NODELAY --DISTRIBUTION=consistent "
 
 /* memcached reads an expiration past 30 days as a Unix time. */
 #define MC_TTL_RELATIVE_MAX 2592000
