@@ -5,6 +5,7 @@ use warnings;
 use FindBin ();
 use lib "$FindBin::Bin/../t/lib";
 use RS::Hostile qw(:all);
+use RS::Codec qw(item_of);
 use File::Spec ();
 use POSIX ();
 use Time::HiRes ();
@@ -94,7 +95,7 @@ sub cycles {
             for my $i (1 .. $m) {
                 my $r = endpoint_cycle($port, $rw_sessions[$k], sub {
                     my $st = shift;
-                    my $v = state_item($st, 'n') // 0;
+                    my $v = item_of($st, 'n') // 0;
                     return +{ %$st, items => [['n', $v + 1],
                                               ['blob', '"' . ('x' x (100 + $i % 400)) . '"']] };
                 }, client => $c);

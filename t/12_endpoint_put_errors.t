@@ -85,11 +85,6 @@ sub logged_once {
         or diag(@lines ? join("\n", @lines) : 'nothing logged');
 }
 
-sub items_of {
-    my ($sid, %o) = @_;
-    my (undef, $st) = ro_get($sid, %o);
-    return $st ? $st->{items} : 'no state';
-}
 
 # --- commit the setup state --------------------------------------------------
 {
@@ -113,13 +108,13 @@ refused(sub { send_request(endpoint_request('PUT', body => $valid,
     send_request(endpoint_request('PUT', body => $valid));
     is_deeply([mc_keys_added('remote-session:', @k)], [],
               'PUT without a cookie creates no session');
-    is_deeply(items_of($id), \@setup, '... and changes no session');
+    is_deeply(stored_items($id), \@setup, '... and changes no session');
 }
 
 # --- no writeable GET holds the session --------------------------------------
 refused(sub { put_state($id, $valid) }, 400, NOT_FOUND,
         'PUT while no writeable GET holds the session', $id);
-is_deeply(items_of($id), \@setup, '... the state is unchanged');
+is_deeply(stored_items($id), \@setup, '... the state is unchanged');
 my $unknown = 'abcdefghijklmnopqrstuvwx';
 mc_delete("remote-session:$unknown");
 refused(sub { put_state($unknown, $good->($unknown, [ 'c', '3' ])) }, 400,
@@ -144,13 +139,13 @@ for my $case (@malformed) {
             $id);
 }
 ok(!$g->read_body(0.1), 'after the refused PUTs the GET is still held open');
-is_deeply(items_of($id), \@setup, 'after the refused PUTs: state unchanged');
-is_deeply(items_of($other), [], '... the other session is untouched too');
+is_deeply(stored_items($id), \@setup, 'after the refused PUTs: state unchanged');
+is_deeply(stored_items($other), [], '... the other session is untouched too');
 my $r = put_state($id, $valid);
 is($r->code, 200, 'a correct PUT then commits') or diag($r->as_string);
 ok($g->read_body(3), '... and the held GET completes');
 $g->close;    # a finished response kept alive would hold a prefork child
-is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
+is_deeply(stored_items($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
 
 # --- a second PUT on a committed lock ----------------------------------------
 # PUT 1 and PUT 2 go pipelined on one connection, so PUT 2 is read right
@@ -189,7 +184,7 @@ is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
         $g->close;
         if ($c->{code} == 400 && $c->{reason} eq ALREADY) {
             $already = { %$c };
-            $already->{items} = items_of($id);
+            $already->{items} = stored_items($id);
             $already->{try} = $try;
             $already->{log_from} = $from;
         }
@@ -237,12 +232,12 @@ is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
     is($r->code, 413, 'PUT of 1001 bytes with RemoteSessionMaxSize 1000: 413');
     logged_once($from, 'PUT of 1001 bytes', $sid);
     ok(!$g->read_body(0.1), '... the GET is still held open');
-    is_deeply(items_of($sid, port => $port), [], '... the state is unchanged');
+    is_deeply(stored_items($sid, port => $port), [], '... the state is unchanged');
     $r = put_state($sid, $b1000, port => $port);
     is($r->code, 200, 'PUT of exactly 1000 bytes: 200') or diag($r->as_string);
     ok($g->read_body(3), '... the held GET completes');
     $g->close;
-    my $items = items_of($sid, port => $port);
+    my $items = stored_items($sid, port => $port);
     is_deeply($items, decode_state($b1000)->{items},
               '... and the large value is stored');
 

@@ -28,10 +28,6 @@ plan tests => 13 + 8 + 7 + 12 + 5;
 my $json = JSON::PP->new;
 my $cookie_re = qr/\AASP\.NET_SessionId=([a-z0-5]{24}); path=\/; HttpOnly; SameSite=Lax\z/;
 
-sub items_of {
-    my (undef, $st) = ro_get(shift);
-    return $st ? $st->{items} : 'no state';
-}
 
 # a session with a committed item
 my $id = new_session_id();
@@ -97,8 +93,8 @@ my $res = eval { $json->decode($end->{rest}) } || {};
 ok(JSON::PP::is_bool($res->{s}) && !$res->{s}, '... "s" is JSON false');
 like($res->{m} // '', qr/\S/, "... \"m\" says why: '" . ($res->{m} // '') . "'");
 ok($end->{ended}, '... and the stream ends');
-is_deeply(items_of($id), \@items, '... the state is unchanged');
-is_deeply(items_of($other), [], '... the other session too');
+is_deeply(stored_items($id), \@items, '... the state is unchanged');
+is_deeply(stored_items($other), [], '... the other session too');
 lock_is_free($id, 'h2 POST refused');
 
 # --- HTTP/2: a new session --------------------------------------------------
@@ -113,7 +109,7 @@ is($h->{state} && $h->{state}{id}, $nid, '... the ID of the cookie');
 is(hexdump($h->{extra}), '', '... nothing after the state');
 $end = h2_finish($h, encode_state(id => $nid, items => [[ 'n', '1' ]]));
 is($end->{rest}, '{"s":true}', '... the commit succeeds');
-is_deeply(items_of($nid), [[ 'n', '1' ]], '... and the item is stored');
+is_deeply(stored_items($nid), [[ 'n', '1' ]], '... and the item is stored');
 
 # --- HTTP/1.1: a chunked body streamed after the state ----------------------
 my $c = RS::Proto::Conn->new;
@@ -154,7 +150,7 @@ $c->write_chunk(substr($body, $half));
 $c->end_chunks;
 ok($c->read_body(5), 'HTTP/1.1 POST: the response ends after the body');
 is($c->after_state, '{"s":true}', 'HTTP/1.1 POST: ... with {"s":true}');
-is_deeply(items_of($id), \@items2, 'HTTP/1.1 POST: the items are committed');
+is_deeply(stored_items($id), \@items2, 'HTTP/1.1 POST: the items are committed');
 $c->close;
 
 # --- HTTP/1.1: the body sent at once with the request ------------------------
@@ -167,7 +163,7 @@ my $s = eval { decode_state($r->content, 1) };
 is_deeply($s && $s->{items}, \@items2, '... the state before the commit');
 is($s && substr($r->content, $s->{length}), '{"s":true}',
    '... then {"s":true}');
-is_deeply(items_of($id), \@items3, '... and the items are committed');
+is_deeply(stored_items($id), \@items3, '... and the items are committed');
 $r = send_request(endpoint_request('POST', session => $id,
                                    body => "\x02garbage"));
 $s = eval { decode_state($r->content, 1) };

@@ -107,7 +107,7 @@ is_deeply([mc_keys_added('remote-session:', @keys0)], [],
 is(join(' ', map { $stats1->{$_} - $stats0->{$_} }
                  qw(cmd_get cmd_set cmd_touch)), '0 0 0',
    'after the 401s: memcached saw no get, set (incl. add, cas) or touch');
-my $ttl = mc_exptime($id) // 0;
+my $ttl = (mc_meta_ttl(session_key($id)))[0] // 0;
 ok($ttl > 0 && $ttl <= 100,
    "after the 401s: the session's TTL was not reset ($ttl s)");
 

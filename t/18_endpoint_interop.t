@@ -26,7 +26,6 @@ use Time::HiRes ();
 use RS::Test qw(:all);
 use RS::Proto qw(:all);
 use RS::Require qw(rq_get env_of sid_of upd);
-use RS::Wire qw(pack_record read_record);
 
 plan tests => 8 + 9 + 4;
 

@@ -196,7 +196,7 @@ $g->close;
     # an abandoned session is a tombstone for two leases, then gone
     my $l = open_stream($id);
     my $sl = $l->state(10);
-    $put = put_state($id, { %{ $sl || {} }, is_abandoned => 1 });
+    $put = put_state($id, { %{ $sl || {} }, abandoned => 1 });
     is($put->code, 200, 'PUT with IsAbandoned: 200');
     $l->finish(5);
     $rec = read_record($id);

@@ -138,7 +138,7 @@ is($res->code, 200, 'read-only GET answers 200 again without an httpd restart')
 diag(sprintf 'service resumed %.2f s after memcached was back', $dt);
 ok($dt <= 5, 'within 5 s');
 my $new = session_of_response($res);
-ok($st && $st->{is_new} && $new && $new ne $id,
+ok($st && $st->{new} && $new && $new ne $id,
    'the old session is gone with the killed memcached: a new session, fresh ID');
 
 # the lock works again: a full writeable GET + PUT + read-only GET cycle,

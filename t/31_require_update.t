@@ -67,7 +67,7 @@ is_deeply(json_text($text), { a => 1, b => { X => [1, 2] } },
 is($env->{REMOTE_SESSION_ID}, $sid, 'set: same session');
 ok(timed($r2) < 1.5, 'set: the lock was released with the commit') or diag(timed($r2));
 my $st = ep_read($sid);
-is_deeply(state_items($st || {}), { a => '1', b => '{"X":[1,2]}' },
+is_deeply(items_of($st || {}), { a => '1', b => '{"X":[1,2]}' },
           'set: the endpoint sees the values as compact JSON bytes');
 
 # values keep the bytes the backend wrote (as a PUT's do): 0.1 must not turn
@@ -169,7 +169,7 @@ $sid = $env->{REMOTE_SESSION_ID};
 update($sid, '/req/env.cgi', '{"set":{"base":"unchanged","n":1}}');
 my ($base_text) = session_text($sid);
 is_deeply(json_text($base_text), { base => 'unchanged', n => 1 }, 'the state the refusals must leave');
-my $base_state = state_items(ep_read($sid) || {});
+my $base_state = items_of(ep_read($sid) || {});
 
 # refused($what, $response, $problem_re, %o): the checks every refusal gets
 sub refused {
@@ -217,7 +217,7 @@ for my $case (@invalid) {
     $r = update($sid, '/req/env.cgi', @$updates);
     refused($what, $r, $mark, $problem);
 }
-is_deeply(state_items(ep_read($sid) || {}), $base_state,
+is_deeply(items_of(ep_read($sid) || {}), $base_state,
           'after the refusals the endpoint sees the same items');
 
 # deep nesting: 3000 arrays fit in a CGI header line, Jansson refuses them
@@ -273,7 +273,7 @@ $mark = log_mark();
 $r = rq_get('/req/env.cgi' . upd('{"set":{"z":1},"nope":1}'));
 is($r->code, 500, 'new session, invalid update: 500');
 my $created = sid_of($r);
-like($created // '', SID_RE, 'new session, invalid update: the 500 still sets the cookie');
+like($created // '', ID_RE, 'new session, invalid update: the 500 still sets the cookie');
 ($text, undef, $env) = session_text($created);
 is($env->{REMOTE_SESSION_ID}, $created, 'new session, invalid update: the session exists');
 is($text, '{}', 'new session, invalid update: nothing of the update stored');

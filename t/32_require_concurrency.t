@@ -24,8 +24,6 @@ use POSIX ();
 use Time::HiRes ();
 use RS::Test qw(:all);
 use RS::Require qw(:all);
-use RS::Wire qw(read_record wait_record LOCK_FREE LOCK_HELD KIND_ENDPOINT
-                KIND_EXCLUSIVE);
 
 use constant CLIENTS => 20;
 use constant ROUNDS  => 10;
@@ -39,7 +37,7 @@ plan tests => 39;
 my %v = (vhost => 'rq_lock60');
 my $r = rq_get('/req/req_counter.cgi', %v);
 my $sid = sid_of($r);
-like($sid // '', SID_RE, 'counter: a session') or diag($r->as_string);
+like($sid // '', ID_RE, 'counter: a session') or diag($r->as_string);
 is($r->content, "1\n", 'counter: the first increment answers 1');
 # back to zero so that the clients make exactly 200 increments
 rq_get('/req/env.cgi' . upd('{"set":{"count":0}}'), sid => $sid, %v);
@@ -99,7 +97,7 @@ $r = rq_get('/req/env.cgi' . upd('{"set":{"held":"before"}}'));
 $sid = sid_of($r);
 my $hold = ep_hold($sid);
 is($hold->{code}, 200, 'the endpoint\'s writeable GET holds the lock');
-is_deeply(state_items($hold->{state} || {}), { held => '"before"' },
+is_deeply(items_of($hold->{state} || {}), { held => '"before"' },
           'the writeable GET sent the state');
 my $held = read_record($sid);
 ok(held_like($held, { lock => LOCK_HELD, kind => KIND_ENDPOINT }),

@@ -21,15 +21,15 @@ plan tests => 43;
 my $r = rq_get('/req/env.cgi' . upd('{"set":{"cart":{"Items":3},"test-value":42,"s":"x"}}'));
 is($r->code, 200, 'CGI update: 200') or diag($r->as_string);
 my $sid = sid_of($r);
-like($sid // '', SID_RE, 'CGI update: a session');
+like($sid // '', ID_RE, 'CGI update: a session');
 
 my ($st, $res) = ep_read($sid);
 is($res->code, 200, 'endpoint read-only GET: 200') or diag($res->as_string);
 ok($st, 'endpoint read-only GET: a state that decodes') or diag(unpack 'H*', $res->content);
 $st ||= {};
 is($st->{id}, $sid, 'the endpoint\'s state has the same session ID');
-ok(!$st->{is_new}, 'the endpoint\'s state is not new (the CGI created it)');
-ok($st->{is_readonly}, 'the read-only GET says IsReadOnly');
+ok(!$st->{new}, 'the endpoint\'s state is not new (the CGI created it)');
+ok($st->{readonly}, 'the read-only GET says IsReadOnly');
 is_deeply($st->{items}, [[cart => '{"Items":3}'], ['test-value' => '42'], [s => '"x"']],
           'the endpoint sees the CGI\'s values as JSON bytes, in order');
 is(scalar @{ $st->{unknown} || [] }, 0, 'no unknown keys');
@@ -96,7 +96,7 @@ is($r->code, 200, 'CGI update after the PUT: 200');
 $st = ep_read($sid) || {};
 my %want = map { $_->[0] => $_->[1] } grep { $_->[0] ne 'num' } @stored;
 $want{added} = 'true';
-is_deeply(state_items($st), \%want,
+is_deeply(items_of($st), \%want,
           'the endpoint sees the PUT\'s bytes unchanged, "num" removed, '
           . '"added" set');
 is($st->{timeout}, 45, 'the PUT\'s timeout (45) survives the CGI\'s update');
@@ -104,7 +104,7 @@ is($st->{timeout}, 45, 'the PUT\'s timeout (45) survives the CGI\'s update');
 # --- abandon through the endpoint: the CGI gets a new session ------------------------
 $hold = ep_hold($sid);
 is($hold->{code}, 200, 'writeable GET again');
-$put = ep_put($sid, encode_state({ id => $sid, is_abandoned => 1, items => [] }));
+$put = ep_put($sid, encode_state({ id => $sid, abandoned => 1, items => [] }));
 is($put->code, 200, 'PUT with IsAbandoned') or diag($put->as_string);
 ep_release($hold);
 $r = rq_get('/req/env.cgi', sid => $sid);
@@ -120,5 +120,5 @@ rq_get('/req/env.cgi' . upd('{"abandon":true}'), sid => $new);
 ($st, $res) = ep_read($new);
 ok($st && $st->{id} ne $new, 'after a CGI abandoned it, the endpoint creates a new session')
     or diag($st ? $st->{id} : $res->as_string);
-ok($st && $st->{is_new}, 'the endpoint says IsNewSession');
+ok($st && $st->{new}, 'the endpoint says IsNewSession');
 is_deeply(($st || {})->{items}, [], 'the endpoint\'s new session is empty');

@@ -80,7 +80,7 @@ my $r = rq_get('/rqpx/echo');
 ok($r->code == 502 || $r->code == 503, 'backend not running: mod_proxy answers 502/503')
     or diag($r->as_string);
 my $sid = sid_of($r);
-like($sid // '', SID_RE, 'backend not running: Set-Cookie of the new session');
+like($sid // '', ID_RE, 'backend not running: Set-Cookie of the new session');
 my $n = rq_get('/req/env.cgi', sid => $sid);
 is((env_of($n) || {})->{REMOTE_SESSION_NEW}, '0', 'backend not running: the session exists');
 ok(timed($n) < 1, 'backend not running: the lock was released') or diag(timed($n));
@@ -94,7 +94,7 @@ BAIL_OUT("backend did not start on 127.0.0.1:$port") unless $backend_pid;
 $r = rq_get('/rqpx/echo');
 is($r->code, 200, 'new session through the proxy: 200') or diag($r->as_string);
 $sid = sid_of($r);
-like($sid // '', SID_RE, 'new session: Set-Cookie');
+like($sid // '', ID_RE, 'new session: Set-Cookie');
 my $h = seen($r);
 is_deeply($h->{'X-Remote-Session-Id'}, [$sid], 'backend: X-Remote-Session-Id is the ID');
 is_deeply($h->{'X-Remote-Session'}, ['{}'], 'backend: X-Remote-Session is {}');

@@ -29,11 +29,11 @@ sub check {
     my $rsid = $r->header('X-Rq-Sid') // '';
     if ($expect eq 'off') {
         ok(!defined cookie_line($r), "$what: Off, no cookie");
-        unlike($rsid, SID_RE, "$what: Off, no REMOTE_SESSION_ID");
+        unlike($rsid, ID_RE, "$what: Off, no REMOTE_SESSION_ID");
     }
     else {
         my $new = sid_of($r);
-        like($new // '', SID_RE, "$what: a new session's cookie");
+        like($new // '', ID_RE, "$what: a new session's cookie");
         is($rsid, $new, "$what: REMOTE_SESSION_ID is that session");
         is($r->header('X-Rq-Ro'), $expect eq 'ro' ? '1' : '0',
            "$what: REMOTE_SESSION_READONLY " . ($expect eq 'ro' ? '1' : '0'));
@@ -42,7 +42,7 @@ sub check {
     $r = rq_get($path, sid => $sid);
     $rsid = $r->header('X-Rq-Sid') // '';
     if ($expect eq 'off') {
-        unlike($rsid, SID_RE, "$what, with a cookie: no REMOTE_SESSION_ID");
+        unlike($rsid, ID_RE, "$what, with a cookie: no REMOTE_SESSION_ID");
     }
     else {
         is($rsid, $sid, "$what, with a cookie: the cookie's session");

@@ -254,7 +254,7 @@ $post->send_request(POST => ENDPOINT,
                     '', no_length => 1);
 my ($post_code) = $post->read_head(5);
 my $post_state = $post->read_piece(5);
-ok(($post_code // 0) == 200 && eval { decode_state($post_state)->{id} eq $P },
+ok(($post_code // 0) == 200 && eval { decode_state($post_state, 1)->{id} eq $P },
    'a POST holds P\'s lock and waits for its body');
 
 # writers waiting for those locks (in their acquire loop, up to

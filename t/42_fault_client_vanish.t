@@ -197,7 +197,7 @@ sub post_open {
         my $piece = $p->read_piece($deadline - now());
         last unless defined $piece && length $piece;
         $buf .= $piece;
-        $st = eval { decode_state($buf) } and last;
+        $st = eval { decode_state($buf, 1) } and last;
     }
     return ($p, $code, $st);
 }
@@ -275,7 +275,7 @@ for my $mode (qw(close reset goaway)) {
             last if $k eq 'VANISHED' || $k eq 'ERROR';
         }
         my $t = now();
-        my $st = $got{STATE} ? eval { decode_state(pack 'H*', $got{STATE}) }
+        my $st = $got{STATE} ? eval { decode_state(pack('H*', $got{STATE}), 1) }
                              : undef;
         ok(($got{STATUS} // '') eq '200' && $st && $st->{id} eq $id
            && ($got{VANISHED} // '') eq $mode,

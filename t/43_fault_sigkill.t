@@ -129,7 +129,7 @@ for my $kind (qw(GET POST)) {
     $holder->close;
     $rec = mc_record($id);
     ok($rec && $rec->{lock} == LOCK_HELD, "$case: the lock stays held in memcached");
-    my $renewed = $rec ? $rec->{renewed} : $t_kill;
+    my $renewed = $rec ? $rec->{renewed} / 1e6 : $t_kill;
     diag(sprintf '%s: last renewal %.3f s before the kill', $case,
          $t_kill - $renewed);
 

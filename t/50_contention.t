@@ -45,7 +45,8 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(error_log_since t_dir server_mpm need_workers);
+use RS::Test qw(error_log_since t_dir server_mpm need_workers
+                item_of);
 use RS::Hostile qw(:all);
 use File::Path ();
 use File::Spec ();
@@ -141,7 +142,7 @@ sub run_clients {
         }
     }
     my ($st, $res) = read_state($port, $id);
-    $s{final} = $st ? state_item($st, 'counter') : undef;
+    $s{final} = $st ? item_of($st, 'counter') : undef;
     $s{final_res} = $res;
     return \%s;
 }
@@ -160,7 +161,7 @@ sub client {
             my $written;
             my $r = endpoint_cycle($port, $id, sub {
                 my $st = shift;
-                my $v = state_item($st, 'counter') // 'none';
+                my $v = item_of($st, 'counter') // 'none';
                 die "counter is '$v'\n" unless $v =~ /^\d+\z/;
                 $written = $v + 1;
                 return +{ %$st, items => [['counter', "$written"]] };

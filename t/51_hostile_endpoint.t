@@ -47,7 +47,8 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(mc_get error_log_since t_dir need_workers);
+use RS::Test qw(mc_get error_log_since t_dir need_workers
+                ID_RE dec_state enc7 enc_str encode_state);
 use RS::Hostile qw(:all);
 use File::Spec ();
 use Time::HiRes ();
@@ -103,7 +104,7 @@ my $other = new_session($port);
 my @items = (['a', '1'], ['b', '"two"'], ['c', '{"X":[1,2,3],"Y":"\u00e9"}'],
              ['d', 'null'], ["\xc3\xa9t\xc3\xa9", '3.5']);
 my %valid = (id => $id, timeout => 20, items => \@items, unknown => ['u1']);
-my $V = enc_state(\%valid);
+my $V = encode_state(\%valid);
 {
     my $r = endpoint_cycle($port, $id, sub { \%valid });
     ok($r->{put} == 200 && $r->{ended}, 'setup: the five items committed')
@@ -120,7 +121,7 @@ my %pos;
     $p += 3;                                 # bools
     $pos{bools} = $p - 3;
     $pos{timeout} = $p;
-    $p += length enc_7bit(20);
+    $p += length enc7(20);
     $pos{count} = $p;
     $p += 1;
     for my $i (0 .. $#items) {
@@ -139,7 +140,7 @@ my %pos;
 # padded with 0x80 to five, then 0x00 (.NET's reader refuses a fifth byte
 # over 0x0F, so this must be refused)
 sub six_bytes {
-    my $e = enc_7bit(shift);
+    my $e = enc7(shift);
     $e =~ s/([\x00-\x7f])\z/chr(ord($1) | 0x80)/e;
     return $e . ("\x80" x (5 - length $e)) . "\x00";
 }
@@ -147,7 +148,7 @@ sub six_bytes {
 sub splice7 {
     my ($at, $old, $bytes) = @_;
     my $b = $V;
-    substr($b, $at, length enc_7bit($old)) = $bytes;
+    substr($b, $at, length enc7($old)) = $bytes;
     return $b;
 }
 
@@ -175,7 +176,7 @@ for my $f (sort keys %fields) {
     next if $f eq 'timeout';    # any 32-bit Timeout is a valid value
     for my $n (0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 1_000_001, 1_000_000,
                length($V) - $pos{$f}, $old + 1) {
-        push @cases, ["$f declared as $n", splice7($pos{$f}, $old, enc_7bit($n)),
+        push @cases, ["$f declared as $n", splice7($pos{$f}, $old, enc7($n)),
                       'deser'];
     }
 }
@@ -194,16 +195,16 @@ for my $u (@bad_utf8) {
     my $hex = unpack 'H*', $u;
     push @cases,
         ["key with invalid UTF-8 $hex",
-         enc_state({ %valid, items => [@items[0 .. 1], ["k$u", '1']] }), 'deser'],
+         encode_state({ %valid, items => [@items[0 .. 1], ["k$u", '1']] }), 'deser'],
         ["unknown key with invalid UTF-8 $hex",
-         enc_state({ %valid, unknown => ["u$u"] }), 'deser'],
+         encode_state({ %valid, unknown => ["u$u"] }), 'deser'],
         ["session ID with invalid UTF-8 $hex",
-         enc_state({ %valid, id => substr($id, 0, 20) . $u }), 'deser'];
+         encode_state({ %valid, id => substr($id, 0, 20) . $u }), 'deser'];
 }
 for my $mid ($other, 'aaaaaaaaaaaaaaaaaaaaaaaa', '', uc $id, "$id ", " $id",
              substr($id, 0, 23), "${id}x", "\0" x 24, "\0$id") {
     push @cases, ['mismatched session ID ' . unpack('H*', $mid),
-                  enc_state({ %valid, id => $mid }), 'deser'];
+                  encode_state({ %valid, id => $mid }), 'deser'];
 }
 push @cases, ['one trailing NUL', "$V\0", 'deser'],
              ['a second state after the first', "$V$V", 'deser'],
@@ -213,7 +214,7 @@ push @cases, ['one trailing NUL', "$V\0", 'deser'],
 for my $bad ('{', '[1,', "\"\xff\"", 'nul', 'tru', '1e400', "\"a\0b\"",
              '{"a":1}x', "'s'", '01') {
     push @cases, ['value ' . unpack('H*', $bad),
-                  enc_state({ %valid, items => [['a', $bad]] }),
+                  encode_state({ %valid, items => [['a', $bad]] }),
                   qr/\Akey 'a' expects JSON, got invalid JSON/];
 }
 
@@ -340,9 +341,9 @@ push @cases, ['1000001 bytes', $V . ("\0" x (1_000_001 - length $V)), 413],
 sub big_state {
     my $n = shift;
     my $k = $n - 200;
-    my $len = length enc_state({ %valid, items => [['big', '"' . ('x' x $k) . '"']] });
+    my $len = length encode_state({ %valid, items => [['big', '"' . ('x' x $k) . '"']] });
     $k += $n - $len;
-    my $b = enc_state({ %valid, items => [['big', '"' . ('x' x $k) . '"']] });
+    my $b = encode_state({ %valid, items => [['big', '"' . ('x' x $k) . '"']] });
     die "big_state: " . length($b) . " != $n\n" unless length $b == $n;
     return $b;
 }
@@ -486,7 +487,7 @@ ok($hold->drain, 'the held GET is still open after the flood');
     $r = $cs->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
                       body => "$at\0", chunked => 1, chunk => 1000);
     is($r->{code}, 413, 'MaxSize 4096: 4097 bytes chunked: 413');
-    my $big = enc_state({ %valid, items => [['big', '"' . 'y' x 4100 . '"']] });
+    my $big = encode_state({ %valid, items => [['big', '"' . 'y' x 4100 . '"']] });
     $r = $cs->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
                       body => $big);
     is($r->{code}, 413, 'MaxSize 4096: a valid state of ' . length($big)
@@ -498,7 +499,7 @@ ok($hold->drain, 'the held GET is still open after the flood');
 {
     my %next = (%valid, items => [@items, ['after', '"flood"']]);
     my $r = $c->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
-                        body => enc_state(\%next));
+                        body => encode_state(\%next));
     $c->close;
     is("$r->{code} $r->{reason}", '200 OK', 'a valid PUT after the flood: 200');
     ok($hold->finish(5), 'the held GET then completes');
@@ -673,7 +674,7 @@ ro_value('8000 spaces then true', "$RO: " . (' ' x 8000) . "true\r\n", 1);
 for my $tail ("\0", "\0junk") {
     my $sid = new_session($port);
     my $r = endpoint_cycle($port, $sid, sub {
-        enc_state({ %valid, id => $sid . $tail });
+        encode_state({ %valid, id => $sid . $tail });
     });
     is("$r->{put} " . ($r->{put_reason} // ''), '400 ' . MSG_DESER,
        'body session ID = the cookie\'s + ' . unpack('H*', $tail)

@@ -21,7 +21,8 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(mc_get error_log_since t_dir need_workers);
+use RS::Test qw(mc_get error_log_since t_dir need_workers
+                item_of);
 use RS::Hostile qw(:all);
 use File::Path ();
 use File::Spec ();
@@ -226,14 +227,14 @@ for my $case (@too_long) {
        . 'bytes: 200');
     my ($st) = read_state($port, $other);
     my $want = $line =~ /("x+")/ ? $1 : '?';
-    ok($st && (state_item($st, 'k') // '') eq $want,
+    ok($st && (item_of($st, 'k') // '') eq $want,
        '... and its ' . (length($want) - 2) . '-character string is stored whole');
 
     my $deep = ('[' x 2000) . (']' x 2000);
     ($r) = run_cgi($other, h(qq({"set":{"deep":$deep}})));
     is($r->{code}, 200, 'a valid value nested 2000 deep: 200');
     ($st) = read_state($port, $other);
-    is(state_item($st, 'deep') // '', $deep, '... stored as sent');
+    is(item_of($st, 'deep') // '', $deep, '... stored as sent');
     ($r) = run_cgi($other, '');
     like($r->{body} // '', qr/^session=\{.*"deep":\[\[\[/m,
          '... and handed to the next request in REMOTE_SESSION');
@@ -243,7 +244,7 @@ for my $case (@too_long) {
     is($r->{code}, 200, 'after all refusals, a valid update on the same '
        . 'session: 200');
     ($st) = read_state($port, $id);
-    is(state_item($st, 'n'), '3', '... and it is stored');
+    is(item_of($st, 'n'), '3', '... and it is stored');
     is_deeply([map { $_->[0] } @{ $st->{items} }], ['keep', 'n'],
               '... next to the untouched item');
 }

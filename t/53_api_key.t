@@ -32,7 +32,8 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(error_log_since mc_keys mc_keys_added need_workers);
+use RS::Test qw(error_log_since mc_keys mc_keys_added need_workers
+                encode_state item_of mc_stats);
 use RS::Hostile qw(:all);
 use Time::HiRes ();
 
@@ -76,7 +77,7 @@ my $secret2 = 'rs53-secret-two-' . int rand 1e9;
 my $id = new_session($trace);
 endpoint_cycle($trace, $id, sub { +{ %{ $_[0] }, items => [['s1', qq("$secret1")]] } })
     ->{put} == 200 or die "setup: PUT failed\n";
-my $valid_put = enc_state({ id => $id, items => [['s1', '"overwritten"']] });
+my $valid_put = encode_state({ id => $id, items => [['s1', '"overwritten"']] });
 
 # memcached quiet (no held GET of an earlier test still polling), then
 # its counters
@@ -164,7 +165,7 @@ for my $case (@bad) {
        . 'the refused requests') or diag(join "\n", @moved);
     is_deeply([mc_keys_added(undef, @keys0)], [], 'no item was added');
     my ($st) = read_state($trace, $id);
-    is(state_item($st, 's1'), qq("$secret1"), 'the session is as it was');
+    is(item_of($st, 's1'), qq("$secret1"), 'the session is as it was');
 }
 
 # blanks around the value are not part of it (RFC 9110 5.5)
@@ -195,19 +196,19 @@ for my $case (@bad) {
     $c->request('GET', ENDPOINT, key => $K, cookie => $id,
                 headers => [RO_HEADER, 'true']);
     $c->request('POST', ENDPOINT, key => $K, cookie => $id,
-                body => enc_state({ id => $id,
+                body => encode_state({ id => $id,
                                    items => [['s1', qq("$secret1")],
                                              ['s2', qq("$secret2")]] }));
     $c->request('PUT', ENDPOINT, key => $K, cookie => $id,
-                body => enc_state({ id => 'x' x 24,
+                body => encode_state({ id => 'x' x 24,
                                    items => [['s1', qq("$secret1")]] }));
     $c->close;
     my $gone = hold_get($trace, cookie => $id);    # a client that goes away
     $gone->abort;                                  # (a debug line)
     my $cyc = endpoint_cycle($trace, $id, sub { $_[0] });
     my ($st) = read_state($trace, $id);
-    ok($st && state_item($st, 's1') eq qq("$secret1")
-       && state_item($st, 's2') eq qq("$secret2") && $cyc->{put} == 200,
+    ok($st && item_of($st, 's1') eq qq("$secret1")
+       && item_of($st, 's2') eq qq("$secret2") && $cyc->{put} == 200,
        'trace vhost: both secrets stored, every path exercised');
 
     my @lines = split /\n/, error_log_since($log_from);

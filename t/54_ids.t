@@ -16,7 +16,8 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(mc_get mc_delete need_workers);
+use RS::Test qw(mc_get mc_delete need_workers
+                ID_RE dec_state encode_state);
 use RS::Hostile qw(:all);
 
 my $port = Apache::Test::vars('port');
@@ -175,7 +176,7 @@ $c->close;
 {
     my $id = random_id();
     my $r = $c->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
-                        body => enc_state({ id => $id }));
+                        body => encode_state({ id => $id }));
     is("$r->{code} $r->{reason}", '400 Could not find session',
        'PUT with an unknown well-formed ID: 400 Could not find session');
     ok(!defined mc_get("remote-session:$id"), '... and nothing is stored');

@@ -33,21 +33,10 @@ use Time::HiRes ();
 use Apache::Test ();
 use RS::Test ();
 use RS::Memcached ();
-use RS::Proto ();
-
-use constant LOCK_FREE      => 0;
-use constant LOCK_HELD      => 1;
-use constant LOCK_COMMITTED => 2;
-use constant LOCK_GONE      => 3;
-use constant KIND_NONE      => 0;
-use constant KIND_ENDPOINT  => 1;
-use constant KIND_EXCLUSIVE => 2;
+use RS::Codec qw(decode_state);
 
 our @EXPORT_OK = qw(
-    LOCK_FREE LOCK_HELD LOCK_COMMITTED LOCK_GONE
-    KIND_NONE KIND_ENDPOINT KIND_EXCLUSIVE
-    now suite_port encode_7bit encode_string encode_state decode_state decode_record
-    store_key mc_record
+    now suite_port
     held_get put_state readonly_get raw_request cookie_id timed
     spawn_memcached kill_memcached
     start_own_httpd stop_own_httpd httpd_children graceful access_log
@@ -56,62 +45,6 @@ our @EXPORT_OK = qw(
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 sub now { Time::HiRes::time() }
-
-# ---------------------------------------------------------------------------
-# the binary state (PROTOCOL.md) and the record (docs/DESIGN.md)
-
-# The encoder/decoder is RS::Proto's (written from PROTOCOL.md); these are
-# wrappers with this module's names and state hash.
-
-sub encode_7bit   { return RS::Proto::enc7(@_) }
-sub encode_string { return RS::Proto::enc_str(@_) }
-
-# encode_state(id => ..., items => [[key, json-bytes], ...], timeout => 20,
-#              new => 0, abandoned => 0, readonly => 0, unknown => [...])
-sub encode_state {
-    my %o = @_;
-    delete $o{version};
-    return RS::Proto::encode_state(%o);
-}
-
-# decode_state($bytes) -> { id, new, abandoned, readonly, timeout,
-#   items => [[key, value], ...], item => {key => value}, unknown => [...],
-#   rest => bytes after the state }; dies on malformed input.
-sub decode_state {
-    my $bytes = shift;
-    my $s = RS::Proto::decode_state($bytes, 1);
-    $s->{item} = { map { @$_ } @{ $s->{items} } };
-    $s->{rest} = substr($bytes, delete $s->{length});
-    delete $s->{version};
-    return $s;
-}
-
-# decode_record($raw) -> { lock, kind, owner (hex), renewed (seconds, float),
-#   timeout, state => decode_state(...) } or dies.
-sub decode_record {
-    my $raw = shift;
-    die "record shorter than its header\n" if length $raw < 33;
-    die "bad magic\n" unless substr($raw, 0, 3) eq "RS\x01";
-    my ($lock, $kind) = unpack 'CC', substr($raw, 3, 2);
-    my $owner = unpack 'H*', substr($raw, 5, 16);
-    my ($hi, $lo) = unpack 'NN', substr($raw, 21, 8);
-    my $renewed = ($hi * 4294967296 + $lo) / 1e6;
-    my $timeout = unpack 'N', substr($raw, 29, 4);
-    return { lock => $lock, kind => $kind, owner => $owner,
-             renewed => $renewed, timeout => $timeout,
-             state => decode_state(substr($raw, 33)) };
-}
-
-sub store_key { return "remote-session:$_[0]" }
-
-# mc_record($id, $port) -> decode_record of the session's item, or undef
-# when memcached holds none.
-sub mc_record {
-    my ($id, $port) = @_;
-    my $raw = RS::Test::mc_get(store_key($id), $port);
-    return unless defined $raw;
-    return decode_record($raw);
-}
 
 # The suite's server port. Cached: Apache::Test works it out from its config
 # (which takes seconds on a busy machine); call it before forking clients.
@@ -406,7 +339,7 @@ sub held_get {
         my $p = $c->read_piece($deadline - now());
         last unless defined $p && length $p;
         $buf .= $p;
-        my $st = eval { decode_state($buf) };
+        my $st = eval { decode_state($buf, 1) };
         if ($st && length $st->{rest}) {
             $res->{state} = $st;
             $res->{id} = $st->{id};
@@ -440,7 +373,7 @@ sub readonly_get {
                       Connection => 'close']);
     my ($code, $h, $reason, $body) = $c->response($o{timeout} // 10);
     $c->close;
-    my $st = defined $code && $code == 200 ? eval { decode_state($body) }
+    my $st = defined $code && $code == 200 ? eval { decode_state($body, 1) }
                                            : undef;
     return ($code, $st, $h, $body);
 }

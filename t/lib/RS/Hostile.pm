@@ -35,7 +35,7 @@ use File::Path ();
 use File::Spec ();
 use Cwd ();
 
-use RS::Proto ();
+use RS::Codec qw(encode_state dec_state);
 
 use constant API_KEY     => '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
 use constant KEY_HEADER  => 'X-SystemWebAdapter-RemoteAppAuthentication-Key';
@@ -43,59 +43,14 @@ use constant RO_HEADER   => 'X-SystemWebAdapter-RemoteAppSession-ReadOnly';
 use constant ENDPOINT    => '/systemweb-adapters/session';
 use constant COOKIE_NAME => 'ASP.NET_SessionId';
 use constant MSG_DESER   => 'Failed to deserialize session state';
-use constant ID_RE       => qr/^[a-z0-5]{24}\z/;
 
 our @EXPORT_OK = qw(
-    API_KEY KEY_HEADER RO_HEADER ENDPOINT COOKIE_NAME MSG_DESER ID_RE
-    enc_7bit enc_str enc_state dec_state utf8_valid state_item
+    API_KEY KEY_HEADER RO_HEADER ENDPOINT COOKIE_NAME MSG_DESER
     hold_get new_session read_state endpoint_cycle set_cookie_id
-    children_of rss_kb children_rss_kb log_crashes slurp mc_stats
+    children_of rss_kb children_rss_kb log_crashes slurp
     own_httpd stop_own_httpd free_port start_memcached stop_memcached
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
-
-# ---------------------------------------------------------------------------
-# the binary state (PROTOCOL.md): RS::Proto's encoder/decoder, written from
-# the spec, not from src/codec.c
-
-sub enc_7bit   { return RS::Proto::enc7(@_) }
-sub enc_str    { return RS::Proto::enc_str(@_) }
-sub utf8_valid { return RS::Proto::utf8_valid(@_) }
-
-# enc_state({ id, new, abandoned, readonly, timeout, items => [[k, v], ...],
-#             unknown => [k, ...] }) -> bytes. Raw overrides for hostile
-# bodies: version => n.
-sub enc_state { return RS::Proto::encode_state(%{ $_[0] }) }
-
-# dec_state($bytes, %opt) -> ($state, undef) or (undef, $error).
-# $error starts with 'truncated' when more bytes could make it valid.
-# The session ID and keys must be well-formed UTF-8.
-# Options: max => largest declared length (default 1000000);
-# prefix => 1: accept trailing bytes, $state->{consumed} says how many
-# bytes the state took.
-sub dec_state {
-    my ($buf, %o) = @_;
-    my $st = eval {
-        RS::Proto::decode_state($buf, $o{prefix}, utf8 => 1,
-                                max => $o{max} // 1_000_000,
-                                count_check => 1);
-    };
-    unless ($st) {
-        (my $err = $@ || 'error') =~ s/\n\z//;
-        return (undef, $err);
-    }
-    $st->{consumed} = $st->{length};
-    return ($st, undef);
-}
-
-# state_item($state, $key) -> the value bytes of that item, or undef
-sub state_item {
-    my ($st, $key) = @_;
-    for (@{ $st->{items} || [] }) {
-        return $_->[1] if $_->[0] eq $key;
-    }
-    return;
-}
 
 # ---------------------------------------------------------------------------
 # a raw HTTP/1.1 client
@@ -325,11 +280,11 @@ sub RS::Hostile::hold_get {
     }
     my $deadline = Time::HiRes::time() + ($o{timeout} || 30);
     while (1) {
-        my ($st, $err) = RS::Hostile::dec_state($self->{data}, prefix => 1);
-        if ($st && length($self->{data}) > $st->{consumed}) {
+        my ($st, $err) = RS::Codec::dec_state($self->{data}, prefix => 1);
+        if ($st && length($self->{data}) > $st->{length}) {
             $self->{state} = $st;
-            $self->{raw} = substr($self->{data}, 0, $st->{consumed});
-            $self->{newline} = substr($self->{data}, $st->{consumed}, 1);
+            $self->{raw} = substr($self->{data}, 0, $st->{length});
+            $self->{newline} = substr($self->{data}, $st->{length}, 1);
             $self->{id} = $st->{id};
             last;
         }
@@ -433,7 +388,7 @@ sub endpoint_cycle {
     }
     $r{state} = $hold->{state};
     my $new = $cb->($hold->{state});
-    my $body = ref $new ? enc_state($new) : $new;
+    my $body = ref $new ? encode_state($new) : $new;
     my $c = $o{client} || RS::Hostile::Client->new($port);
     my $sid = set_cookie_id($hold) // $id;
     my $res = $c->request('PUT', ENDPOINT, key => API_KEY,
@@ -443,23 +398,6 @@ sub endpoint_cycle {
     @r{qw(put put_reason put_body)} = @$res{qw(code reason body)};
     $r{ended} = $hold->finish($o{finish_timeout} // 10);
     return \%r;
-}
-
-# mc_stats($port) -> { name => value } of memcached's "stats"
-sub mc_stats {
-    my $port = shift;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 3)
-        or die "RS::Hostile: memcached on $port: $!\n";
-    print $s "stats\r\n";
-    my %st;
-    while (defined(my $l = <$s>)) {
-        $l =~ s/\r?\n\z//;
-        last if $l eq 'END';
-        $st{$1} = $2 if $l =~ /^STAT (\S+) (.*)$/;
-    }
-    CORE::close $s;
-    return \%st;
 }
 
 # ---------------------------------------------------------------------------

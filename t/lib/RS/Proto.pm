@@ -25,164 +25,14 @@ use Time::HiRes ();
 use Apache::Test ();
 use Apache::TestRequest ();
 use RS::Test qw(API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
-                endpoint_request send_request mc_command);
+                endpoint_request send_request mc_command
+                decode_state session_key ID_RE);
 
 our @EXPORT_OK = qw(
-    enc7 enc_str encode_state decode_state utf8_valid state_dump hexdump
-    ID_RE suite_port vhost_port
-    ro_get hold_get put_state new_session_id session_key mc_exptime
-    mc_stats
+    suite_port vhost_port ro_get stored_items hold_get put_state new_session_id
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
-use constant ID_RE => qr/\A[a-z0-5]{24}\z/;
-
-# ---------------------------------------------------------------------------
-# the binary state
-
-# .NET Write7BitEncodedInt of a 32-bit value (taken as unsigned).
-sub enc7 {
-    my $v = shift() & 0xFFFFFFFF;
-    my $o = '';
-    while ($v >= 0x80) {
-        $o .= chr(($v & 0x7F) | 0x80);
-        $v >>= 7;
-    }
-    return $o . chr($v);
-}
-
-# A string: its UTF-8 byte length as 7-bit int, then the bytes. A Perl
-# character string is encoded to UTF-8; a byte string goes as it is.
-sub enc_str {
-    my $s = shift;
-    utf8::encode($s) if utf8::is_utf8($s);
-    return enc7(length $s) . $s;
-}
-
-# encode_state(id => ..., new => 0, abandoned => 0, readonly => 0,
-#              timeout => 20, items => [ [key, json bytes], ... ],
-#              unknown => [ key, ... ], version => 1) -> bytes
-sub encode_state {
-    my %o = @_;
-    my $b = chr($o{version} // 1) . enc_str($o{id} // '');
-    $b .= chr($o{new} ? 1 : 0) . chr($o{abandoned} ? 1 : 0)
-        . chr($o{readonly} ? 1 : 0);
-    $b .= enc7($o{timeout} // 20);
-    my @items = @{ $o{items} || [] };
-    $b .= enc7(scalar @items);
-    $b .= enc_str($_->[0]) . enc_str($_->[1]) for @items;
-    my @unknown = @{ $o{unknown} || [] };
-    $b .= enc7(scalar @unknown);
-    $b .= enc_str($_) for @unknown;
-    return $b;
-}
-
-# RFC 3629 well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-sub utf8_valid {
-    my $s = shift;
-    return $s =~ /\A(?:
-          [\x00-\x7F]
-        | [\xC2-\xDF][\x80-\xBF]
-        | \xE0[\xA0-\xBF][\x80-\xBF]
-        | [\xE1-\xEC\xEE\xEF][\x80-\xBF]{2}
-        | \xED[\x80-\x9F][\x80-\xBF]
-        | \xF0[\x90-\xBF][\x80-\xBF]{2}
-        | [\xF1-\xF3][\x80-\xBF]{3}
-        | \xF4[\x80-\x8F][\x80-\xBF]{2}
-    )*\z/x ? 1 : 0;
-}
-
-# decode_state($bytes, $allow_trailing, %opt) -> { version, id, new,
-# abandoned, readonly, timeout, items => [[key, value bytes], ...],
-# unknown => [...], length => bytes used }. Dies "truncated\n" when the
-# bytes end early (more may come), and with another message when they are
-# not a state. Without $allow_trailing, bytes after the state are an error.
-# The one decoder of the test helpers (RS::Wire, RS::Require, RS::Hostile
-# and RS::Fault wrap it). Options, for hostile input:
-#   utf8 => 1      the session ID, item keys and unknown keys must be
-#                  well-formed UTF-8
-#   max => n       a declared string length over n is an error
-#   count_check => 1  an item count over (bytes left) / 2 or an unknown
-#                  count over the bytes left is "truncated" at once (the
-#                  module's early refusal)
-sub decode_state {
-    my ($b, $allow_trailing, %o) = @_;
-    my $p = 0;
-    my $n = length $b;
-    my $byte = sub {
-        die "truncated\n" if $p >= $n;
-        return ord substr($b, $p++, 1);
-    };
-    my $int = sub {
-        my ($v, $shift) = (0, 0);
-        while (1) {
-            my $c = $byte->();
-            die "7-bit int longer than 5 bytes at byte $p\n" if $shift == 28
-                && $c > 0x0F;
-            $v |= ($c & 0x7F) << $shift;
-            return $v unless $c & 0x80;
-            $shift += 7;
-        }
-    };
-    my $bool = sub {
-        my $what = shift;
-        my $c = $byte->();
-        die "$what is $c, not a bool\n" if $c > 1;
-        return $c;
-    };
-    my $bytes = sub {
-        my $what = shift;
-        my $len = $int->();
-        die "$what: length $len over max\n"
-            if defined $o{max} && $len > $o{max};
-        die "truncated\n" if $p + $len > $n;
-        my $s = substr($b, $p, $len);
-        $p += $len;
-        die "$what: bad UTF-8\n"
-            if $o{utf8} && $what ne 'value' && !utf8_valid($s);
-        return $s;
-    };
-    my %st;
-    $st{version} = $byte->();
-    die "version $st{version}, not 1\n" unless $st{version} == 1;
-    $st{id} = $bytes->('id');
-    $st{new} = $bool->('IsNewSession');
-    $st{abandoned} = $bool->('IsAbandoned');
-    $st{readonly} = $bool->('IsReadOnly');
-    $st{timeout} = $int->();
-    my $count = $int->();
-    # each item needs at least 2 bytes
-    die "truncated\n" if $o{count_check} && $count > ($n - $p) / 2;
-    for (1 .. $count) {
-        my $k = $bytes->('key');
-        my $v = $bytes->('value');
-        push @{ $st{items} }, [$k, $v];
-    }
-    $st{items} ||= [];
-    my $unknown = $int->();
-    die "truncated\n" if $o{count_check} && $unknown > $n - $p;
-    push @{ $st{unknown} }, $bytes->('unknown key') for 1 .. $unknown;
-    $st{unknown} ||= [];
-    $st{length} = $p;
-    die sprintf("%d trailing bytes after the state\n", $n - $p)
-        if !$allow_trailing && $p != $n;
-    return \%st;
-}
-
-# A one-line description, for diagnostics.
-sub state_dump {
-    my $st = shift;
-    return 'undef' unless $st;
-    return sprintf 'id=%s new=%d abandoned=%d readonly=%d timeout=%d '
-        . 'items={%s} unknown=[%s]', $st->{id}, $st->{new}, $st->{abandoned},
-        $st->{readonly}, $st->{timeout},
-        join(', ', map { "$_->[0]=$_->[1]" } @{ $st->{items} }),
-        join(', ', @{ $st->{unknown} });
-}
-
-sub hexdump {
-    return join ' ', map { ord } split //, shift // '';
-}
 
 # ---------------------------------------------------------------------------
 # ports, keys
@@ -201,35 +51,6 @@ sub vhost_port {
     return $v->{port};
 }
 
-sub session_key { return "remote-session:$_[0]" }
-
-# The remaining lifetime in seconds memcached reports for a session's item
-# (meta get with the t flag; -1: no expiry); undef when the item is absent
-# or the memcached has no meta commands.
-sub mc_exptime {
-    my $line = mc_command('mg ' . session_key(shift) . ' t');
-    return unless $line =~ /^(?:HD|VA \d+)\b.*?\bt(-?\d+)/;
-    return $1;
-}
-
-# mc_stats() -> { name => value } of memcached's `stats` (cmd_get,
-# cmd_set, cmd_touch, get_hits, curr_items, ...).
-sub mc_stats {
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => RS::Test::mc_port(),
-                                  Proto => 'tcp', Timeout => 3)
-        or die "RS::Proto::mc_stats: $!\n";
-    $s->autoflush(1);
-    print $s "stats\r\n";
-    my %st;
-    while (defined(my $line = <$s>)) {
-        $line =~ s/\r?\n\z//;
-        last if $line eq 'END';
-        $st{$1} = $2 if $line =~ /^STAT (\S+) (.*)$/;
-    }
-    return \%st;
-}
-
 # ---------------------------------------------------------------------------
 # requests
 
@@ -241,6 +62,13 @@ sub ro_get {
                                           %o));
     my $st = $r->code == 200 ? eval { decode_state($r->content) } : undef;
     return ($r, $st);
+}
+
+# stored_items($id, %ro_get options) -> the session's items as a read-only
+# GET sees them ([[key, value], ...]), or 'no state'.
+sub stored_items {
+    my (undef, $st) = ro_get(@_);
+    return $st ? $st->{items} : 'no state';
 }
 
 # A new session (read-only GET without a cookie); its ID.
@@ -482,11 +310,11 @@ sub read_state {
     my $st;
     $self->read_body($timeout, sub {
         my $c = shift;
-        $st = eval { RS::Proto::decode_state($c->{body}, 1) };
+        $st = eval { RS::Codec::decode_state($c->{body}, 1) };
         $c->{state_error} = $@ unless $st;
         return $st && ($no_more || length($c->{body}) > $st->{length});
     });
-    $st ||= eval { RS::Proto::decode_state($self->{body}, 1) };
+    $st ||= eval { RS::Codec::decode_state($self->{body}, 1) };
     $self->{state} = $st;
     $self->{after} = $st ? substr($self->{body}, $st->{length}) : undef;
     return $st;

@@ -35,19 +35,16 @@ use URI::Escape ();
 use Apache::Test ();
 use Apache::TestRequest ();
 use RS::Test qw(:all);
-use RS::Proto ();
 
 our @EXPORT_OK = qw(
     rq_url rq_get rq_request timed set_cookies sid_of cookie_line env_of
     json_text raw_members upd vhost_port
-    decode_state encode_state state_items
     ep_read ep_hold ep_put ep_release
     log_mark log_since count_rs
-    require_conf_value SID_RE COUNTER_TESTS counter_example_tests
+    require_conf_value COUNTER_TESTS counter_example_tests
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
-use constant SID_RE => qr/\A[a-z0-5]{24}\z/;
 
 my $JSON = JSON::PP->new->canonical->latin1;
 
@@ -233,46 +230,6 @@ sub upd {
 }
 
 # ---------------------------------------------------------------------------
-# the binary session state (PROTOCOL.md, version 1)
-
-# The encoder/decoder is RS::Proto's (written from PROTOCOL.md); these are
-# wrappers for this module's state hash (is_new, is_abandoned, is_readonly,
-# item).
-
-# decode_state($bytes) -> { id, is_new, is_abandoned, is_readonly, timeout,
-# items => [ [key, value bytes], ... ], item => { key => value }, unknown =>
-# [keys] }. In list context also the number of bytes used. Returns undef
-# when the bytes end early (more may come); dies when they are malformed.
-sub decode_state {
-    my $bytes = shift;
-    my $s = eval { RS::Proto::decode_state($bytes, 1) };
-    unless ($s) {
-        return undef if $@ eq "truncated\n";
-        die "RS::Require: $@";
-    }
-    my %st = (id => $s->{id}, is_new => $s->{new},
-              is_abandoned => $s->{abandoned}, is_readonly => $s->{readonly},
-              timeout => $s->{timeout}, items => $s->{items},
-              item => { map { @$_ } @{ $s->{items} } },
-              unknown => $s->{unknown});
-    return wantarray ? (\%st, $s->{length}) : \%st;
-}
-
-# encode_state({ id, timeout, items => [[k, v], ...], is_new, is_abandoned,
-# is_readonly, unknown }) -> bytes. Values are written as the bytes given.
-sub encode_state {
-    my $st = shift;
-    return RS::Proto::encode_state(
-        id => $st->{id}, new => $st->{is_new},
-        abandoned => $st->{is_abandoned}, readonly => $st->{is_readonly},
-        timeout => $st->{timeout}, items => $st->{items},
-        unknown => $st->{unknown});
-}
-
-# state_items($state) -> { key => value } (a copy)
-sub state_items { return { %{ $_[0]->{item} || {} } } }
-
-# ---------------------------------------------------------------------------
 # the endpoint
 
 # ep_read($sid) -> (decoded state, HTTP::Response) of a read-only GET; the
@@ -334,7 +291,7 @@ sub ep_hold {
     my $st;
     my $body = _read_chunked($s, sub {
         my $b = shift;
-        $st = eval { decode_state($b) };
+        $st = eval { decode_state($b, 1) };
         return defined $st;
     }, $o{timeout} || 10);
     $hold->{state} = $st;
@@ -371,7 +328,7 @@ sub counter_example_tests {
     $tb->is_eq($r->code, 200, "$what, visit 1: 200") or $tb->diag($r->as_string);
     my $sid = sid_of($r);
     my $qsid = quotemeta($sid // '?');
-    $tb->like($sid // '', SID_RE, "$what, visit 1: Set-Cookie of a new session");
+    $tb->like($sid // '', ID_RE, "$what, visit 1: Set-Cookie of a new session");
     $tb->like($r->content, qr/^session $qsid: visit 1$/m,
               "$what, visit 1: counts 1 and sees REMOTE_SESSION_ID");
     $tb->ok(!defined $r->header('X-Remote-Session-Update'),

@@ -30,6 +30,8 @@ use Time::HiRes ();
 use Apache::Test ();
 use Apache::TestRequest ();
 use RS::Memcached ();
+use RS::Codec ();
+BEGIN { RS::Codec->import(@RS::Codec::EXPORT_OK) }
 
 # Speed: Debian's apxs answers "" to `apxs -q PREFIX`, and Apache::TestConfig
 # caches only non-empty answers, so building the config in each test process
@@ -53,7 +55,7 @@ use constant COOKIE_NAME     => 'ASP.NET_SessionId';
 use constant LOCK_TIMEOUT    => 3;    # RemoteSessionLockTimeout in extra.conf.in
 use constant LOCK_LEASE      => 2;    # RemoteSessionLockLease in extra.conf.in
 
-our @EXPORT_OK = qw(
+our @EXPORT_OK = (qw(
     API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
     LOCK_TIMEOUT LOCK_LEASE
     api_key endpoint_url endpoint_request send_request
@@ -62,8 +64,9 @@ our @EXPORT_OK = qw(
     mc_flush_all
     free_port t_dir error_log_since
     start_httpd2 stop_httpd2
-    server_mpm need_workers mc_meta_ttl mc_meta_probe
-);
+    server_mpm need_workers mc_meta_ttl mc_meta_probe mc_ttl
+    mc_stats
+), @RS::Codec::EXPORT_OK);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 sub api_key { API_KEY }
@@ -263,6 +266,18 @@ sub mc_command {
     return _mc_line($s);
 }
 
+# mc_stats($port) -> { name => value } of memcached's `stats` (cmd_get,
+# cmd_set, cmd_touch, get_hits, curr_items, ...); the suite's by default.
+sub mc_stats {
+    my $s = _mc_connect(shift);
+    print $s "stats\r\n";
+    my %st;
+    while ((my $line = _mc_line($s)) ne 'END') {
+        $st{$1} = $2 if $line =~ /^STAT (\S+) (.*)$/;
+    }
+    return \%st;
+}
+
 sub _mc_retrieve {
     my ($verb, $key, $port) = @_;
     my $s = _mc_connect($port);
@@ -316,6 +331,15 @@ sub mc_meta_ttl {
     my $line = mc_command("mg $key t");
     my ($t) = $line =~ /^HD(?: \S+)*? t(-?\d+)(?: |\z)/;
     return ($t, $line);
+}
+
+# mc_ttl($key) -> seconds until memcached expires the item (-1: never), or
+# undef when it is absent (meta get, memcached 1.6); dies on other answers.
+sub mc_ttl {
+    my ($t, $line) = mc_meta_ttl(shift);
+    return if $line =~ /^EN/;
+    die "RS::Test::mc_ttl: memcached answered '$line'\n" unless defined $t;
+    return $t;
 }
 
 # mc_meta_probe() -> ($seconds, answer) of an item just set for 1000 s:

@@ -32,184 +32,11 @@ use IO::Select ();
 use Time::HiRes ();
 
 use RS::Test qw(:all);
-use RS::Proto ();
 
 our @EXPORT_OK = qw(
-    write_7bit encode_state decode_state decode_state_prefix
-    item_of items_of
-    LOCK_FREE LOCK_HELD LOCK_COMMITTED LOCK_GONE
-    KIND_NONE KIND_ENDPOINT KIND_EXCLUSIVE
-    RECORD_HEAD store_key now_usec random_id random_owner
-    pack_record unpack_record read_record wait_record mc_ttl
     session_of_response new_session ro_get put_state open_stream
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
-
-use constant { LOCK_FREE => 0, LOCK_HELD => 1, LOCK_COMMITTED => 2,
-               LOCK_GONE => 3 };
-use constant { KIND_NONE => 0, KIND_ENDPOINT => 1, KIND_EXCLUSIVE => 2 };
-use constant RECORD_HEAD => 33;
-
-# ---------------------------------------------------------------------------
-# the state format
-
-# The encoder/decoder is RS::Proto's (written from PROTOCOL.md); these are
-# wrappers for this module's state hash (is_new, is_abandoned, is_readonly).
-
-# .NET Write7BitEncodedInt of a 32-bit value (as unsigned).
-sub write_7bit {
-    my $v = shift;
-    die "RS::Wire: 7-bit int out of range: $v\n"
-        if $v < 0 || $v > 0xFFFFFFFF;
-    return RS::Proto::enc7($v);
-}
-
-# encode_state(id => ..., items => [[k, v], ...] | {k => v}, ...) -> bytes
-sub encode_state {
-    my %s = @_ == 1 ? %{ $_[0] } : @_;
-    my $items = $s{items} || [];
-    $items = [ map { [ $_, $items->{$_} ] } sort keys %$items ]
-        if ref $items eq 'HASH';
-    return RS::Proto::encode_state(
-        id => $s{id}, new => $s{is_new}, abandoned => $s{is_abandoned},
-        readonly => $s{is_readonly}, timeout => $s{timeout},
-        items => [ map { [ $_->[0], $_->[1] // '' ] } @$items ],
-        unknown => $s{unknown});
-}
-
-# decode_state_prefix($bytes) -> ($state, $bytes_used), or () when $bytes
-# is a proper prefix of a state (more is needed); dies when malformed.
-sub decode_state_prefix {
-    my $buf = shift;
-    my $st = eval { RS::Proto::decode_state($buf, 1) };
-    unless ($st) {
-        return if $@ eq "truncated\n";
-        die "RS::Wire: $@";
-    }
-    my %s = (id => $st->{id}, is_new => $st->{new},
-             is_abandoned => $st->{abandoned},
-             is_readonly => $st->{readonly}, timeout => $st->{timeout},
-             items => $st->{items}, unknown => $st->{unknown});
-    return (\%s, $st->{length});
-}
-
-# decode_state($bytes) -> $state; dies when malformed, short or followed by
-# more bytes.
-sub decode_state {
-    my $buf = shift;
-    my ($s, $used) = decode_state_prefix($buf);
-    die "RS::Wire: truncated state (" . length($buf) . " bytes)\n" unless $s;
-    die "RS::Wire: " . (length($buf) - $used) . " bytes after the state\n"
-        if $used != length $buf;
-    return $s;
-}
-
-# item_of($state, $key) -> the value's JSON bytes, or undef when absent.
-sub item_of {
-    my ($s, $key) = @_;
-    for my $it (@{ $s->{items} || [] }) {
-        return $it->[1] if $it->[0] eq $key;
-    }
-    return;
-}
-
-# items_of($state) -> { key => value, ... }
-sub items_of {
-    my $s = shift;
-    return { map { $_->[0] => $_->[1] } @{ $s->{items} || [] } };
-}
-
-# ---------------------------------------------------------------------------
-# the memcached record (docs/DESIGN.md)
-
-sub store_key { return "remote-session:$_[0]" }
-
-sub now_usec { return int(Time::HiRes::time() * 1_000_000) }
-
-sub _random_bytes {
-    my $n = shift;
-    open my $fh, '<:raw', '/dev/urandom' or die "/dev/urandom: $!\n";
-    read($fh, my $b, $n) == $n or die "/dev/urandom: short read\n";
-    return $b;
-}
-
-# A well-formed session ID (24 characters of a-z0-5) of our own choosing.
-sub random_id {
-    my @alphabet = ('a' .. 'z', '0' .. '5');
-    return join '', map { $alphabet[ord($_) % 32] } split //, _random_bytes(24);
-}
-
-sub random_owner { return _random_bytes(16) }
-
-# pack_record(lock => , kind => , owner => 16 bytes, renewed => usec,
-#             timeout => minutes, state => bytes | hash ref,
-#             magic => 3 bytes (default "RS\x01")) -> bytes
-sub pack_record {
-    my %r = @_;
-    my $state = $r{state} // '';
-    $state = encode_state($state) if ref $state;
-    my $owner = $r{owner} // ("\0" x 16);
-    die "RS::Wire: owner must be 16 bytes\n" unless length $owner == 16;
-    return ($r{magic} // "RS\x01")
-        . chr($r{lock} // 0) . chr($r{kind} // 0) . $owner
-        . pack('Q>', $r{renewed} // now_usec())
-        . pack('N', $r{timeout} // 20)
-        . $state;
-}
-
-# unpack_record($bytes) -> { magic, version, lock, kind, owner, renewed,
-# timeout, state_bytes, state (decoded, or undef when it does not decode),
-# state_error }, or undef when shorter than the header.
-sub unpack_record {
-    my $b = shift;
-    return unless defined $b && length $b >= RECORD_HEAD;
-    my %r;
-    $r{magic} = substr($b, 0, 2);
-    $r{version} = ord substr($b, 2, 1);
-    $r{lock} = ord substr($b, 3, 1);
-    $r{kind} = ord substr($b, 4, 1);
-    $r{owner} = substr($b, 5, 16);
-    $r{renewed} = unpack 'Q>', substr($b, 21, 8);
-    $r{timeout} = unpack 'N', substr($b, 29, 4);
-    $r{state_bytes} = substr($b, RECORD_HEAD);
-    $r{state} = eval { decode_state($r{state_bytes}) };
-    $r{state_error} = $@ unless $r{state};
-    return \%r;
-}
-
-# read_record($id) -> unpack_record of what memcached holds for session $id
-# (undef when absent).
-sub read_record {
-    my $id = shift;
-    return unpack_record(scalar mc_get(store_key($id)));
-}
-
-# wait_record($id, $cond, $timeout) -> (record, seconds waited) once
-# $cond->(record) is true, polling every 10 ms; (last record, undef) when
-# $timeout seconds pass first.
-sub wait_record {
-    my ($id, $cond, $timeout) = @_;
-    my $t0 = Time::HiRes::time();
-    my $rec;
-    while (1) {
-        $rec = read_record($id);
-        my $dt = Time::HiRes::time() - $t0;
-        return ($rec, $dt) if $rec && $cond->($rec);
-        return ($rec, undef) if $dt > $timeout;
-        Time::HiRes::sleep(0.01);
-    }
-}
-
-# mc_ttl($key) -> seconds until memcached expires the item (-1: never), or
-# undef when it is absent (meta get, memcached 1.6).
-sub mc_ttl {
-    my $key = shift;
-    my $line = mc_command("mg $key t");
-    return if $line =~ /^EN/;
-    my ($t) = $line =~ /^HD.*\bt(-?\d+)/
-        or die "RS::Wire::mc_ttl: memcached answered '$line'\n";
-    return $t;
-}
 
 # ---------------------------------------------------------------------------
 # the protocol's requests
@@ -266,9 +93,8 @@ sub put_state {
     my ($id, $st, %o) = @_;
     my $body = $st;
     if (ref $st) {
-        $body = encode_state(%$st, id => $st->{id} // $id, is_new => 0,
-                             is_readonly => 0,
-                             is_abandoned => $st->{is_abandoned} ? 1 : 0);
+        $body = encode_state(%$st, id => $st->{id} // $id, new => 0,
+                             readonly => 0);
     }
     return send_request(endpoint_request('PUT', session => $id,
                                          body => $body, %o));
@@ -478,7 +304,7 @@ sub state {
     $self->_until($timeout // 10, sub {
         return 0 unless $self->{head};
         return 1 if $self->{head}{code} != 200;
-        my ($st, $used) = eval { RS::Wire::decode_state_prefix($self->{body}) };
+        my ($st, $used) = eval { RS::Codec::decode_state_prefix($self->{body}) };
         if ($@) {
             $self->{state_error} = $@;
             return 1;
