@@ -30,8 +30,8 @@ sub logged {
 }
 
 my (undef, $p1) = split /:/, Apache::TestRequest::hostport();
-my $h2 = eval { start_httpd2() };
-END { stop_httpd2($h2) if $h2 }
+my $h2 = eval { start_httpd(cgi => 1) };
+END { stop_httpd($h2) if $h2 }
 ok($h2, 'a second httpd on the same memcached') or diag($@);
 my $p2 = $h2 ? $h2->{port} : $p1;
 diag("server 1 on port $p1, server 2 on port $p2");

@@ -228,7 +228,7 @@ ok($st && $st->{new} && $new && $new ne $id,
                                      Proto => 'tcp', Listen => 128,
                                      ReuseAddr => 1)
         or die "listen: $!";
-    my $h2 = eval { start_httpd2(memcached_port => $hole->sockport) };
+    my $h2 = eval { start_httpd(cgi => 1, memcached_port => $hole->sockport) };
     ok($h2, 'a second httpd whose memcached never answers') or diag($@);
     my $port = $h2 ? $h2->{port} : undef;
     my $hid = random_id();
@@ -257,5 +257,5 @@ ok($st && $st->{new} && $new && $new ne $id,
        sprintf('memcached hung: writeable GET: %s in %.2f s (< 2 s)',
                $code // 'no answer', $t));
     $s->close if $s;
-    stop_httpd2($h2) if $h2;
+    stop_httpd($h2) if $h2;
 }

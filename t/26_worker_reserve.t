@@ -37,18 +37,10 @@ P
     MaxRequestWorkers 6
 </IfModule>
 E
-my $h = start_httpd2(config => <<"EOC");
+my $h = start_httpd(cgi => 1, config => <<"EOC");
 $workers
 KeepAlive Off
 RemoteSessionWorkerReserve 2
-ScriptAlias /req/ "$t/cgi-bin/"
-<Location /req>
-    SessionRequire On
-</Location>
-ScriptAlias /ro/ "$t/cgi-bin/"
-<Location /ro>
-    SessionRequire ReadOnly
-</Location>
 EOC
 my $port = $h->{port};
 
@@ -117,7 +109,7 @@ for my $i (1 .. 4) {
 ok(!grep({ !$_->read_body(5) } @held[1 .. 4]), 'every hold ended by its PUT');
 ok(slurp_from($h->{error_log}, 0) !~ /exit signal|AH00161/,
    'no child crashed, MaxRequestWorkers never reached');
-stop_httpd2($h);
+stop_httpd($h);
 
 sub slurp_from {
     my ($file, $offset) = @_;

@@ -47,7 +47,8 @@ my $BOUND = 4.0;    # lease (2 s) plus a little
 my $log0 = error_log_since();
 my @key = (KEY_HEADER, API_KEY);
 
-my $own = start_own_httpd(name => 'sigkill', mpm => 'prefork',
+my $own = start_httpd(name => 'fault-sigkill', mpm => 'prefork',
+                      log_level => 'info remote_session:debug', config => "Timeout 30",
                           mpm_conf => <<'EOC');
 StartServers 1
 MinSpareServers 1
@@ -55,7 +56,7 @@ MaxSpareServers 1
 MaxRequestWorkers 1
 ServerLimit 1
 EOC
-END { stop_own_httpd($own) if $own }
+END { stop_httpd($own) if $own }
 ok($own && $own->{pid}, "own httpd (prefork, one child) on port $own->{port}");
 
 # The one live child of our httpd (waits for the parent to have one).
@@ -179,6 +180,6 @@ ok(($c // 0) == 200 && $st && $child && !grep({ $_ == $child } values %killed),
 
 # no child crashed (prefork does not log the SIGKILLs we sent), up to the
 # stop of our httpd
-stop_own_httpd($own);
+stop_httpd($own);
 unlike(slurp($own->{error_log}), qr/exit signal|segfault/i,
        'no child of our httpd died of another signal, up to its stop');

@@ -69,14 +69,14 @@ my $MIN_NEW = 1820;
 
 my ($m1, $m2, $own);
 END {
-    stop_own_httpd($own) if $own;
-    kill_memcached($_) for grep { $_ } $m1, $m2;
+    stop_httpd($own) if $own;
+    stop_memcached($_, 'KILL') for grep { $_ } $m1, $m2;
 }
-$m1 = spawn_memcached();
-$m2 = spawn_memcached();
+$m1 = start_memcached();
+$m2 = start_memcached();
 my ($p1, $p2) = ($m1->{port}, $m2->{port});
 # requests one at a time, a held GET and its PUT at most: 2 workers needed
-$own = start_own_httpd(name => 'pool',
+$own = start_httpd(name => 'fault-pool', log_level => 'info remote_session:debug', config => "Timeout 30",
                        store => "--SERVER=127.0.0.1:$p1 --SERVER=127.0.0.1:$p2",
                        mpm => 'event', mpm_conf => <<'E');
 StartServers 1
@@ -119,7 +119,7 @@ ok(@on1 + @on2 == $NSESS && !$both && @on1 >= 5 && @on2 >= 5,
     or diag("both: $both, nowhere: " . ($NSESS - @on1 - @on2));
 
 # --- P2 dies ---------------------------------------------------------------------------
-kill_memcached($m2);
+stop_memcached($m2, 'KILL');
 ok(!defined RS::Memcached::version($p2, 1), "memcached $p2 killed");
 
 # sessions on P1
@@ -192,7 +192,7 @@ ok(!@not_on_p1, '... every new session is stored on the live server')
     or diag("not on $p1: @not_on_p1");
 
 # --- P2 comes back, empty --------------------------------------------------------------
-$m2 = eval { spawn_memcached($p2) };
+$m2 = eval { start_memcached(port => $p2) };
 ok($m2, "memcached restarted on $p2 (empty)") or diag($@);
 my $lost = $on2[0][0];
 my $t_up = now();
@@ -211,6 +211,6 @@ ok(($rc // 0) == 200 && $t_back < 5 && $new && $new ne $lost && $st
    && $st->{id} eq $new && $st->{new} && !@{ $st->{items} },
    'after the restart: a lost session\'s cookie gets a new, empty session under a fresh ID within 5 s');
 
-stop_own_httpd($own);
+stop_httpd($own);
 unlike(slurp($own->{error_log}), qr/exit signal|segfault/i,
        'no httpd child of ours died of a signal, up to its stop');

@@ -54,7 +54,7 @@ my @RUNS = ([event => 'graceful'], [prefork => 'graceful'],
 plan tests => @RUNS * (2 + 2 * $NHELD + 2);
 
 my $own;
-END { stop_own_httpd($own) if $own }
+END { stop_httpd($own) if $own }
 
 # A second access log whose lines carry the X-Fault-Mark request header, so
 # that the line of one given request can be found; mod_log_config writes it
@@ -94,8 +94,9 @@ sub marked_line {
 for my $run (@RUNS) {
     my ($mpm_name, $how_restart) = @$run;
     my $mpm = $mpm_name;
-    $own = start_own_httpd(name => "$how_restart-$mpm", mpm => $mpm,
-                           config => $MARK_CONF,
+    $own = start_httpd(name => "fault-$how_restart-$mpm", mpm => $mpm,
+                       log_level => 'info remote_session:debug',
+                       config => "Timeout 30\n$MARK_CONF",
                            mpm_conf => $mpm eq 'event' ? <<'E' : <<'P');
 StartServers 1
 ServerLimit 4
@@ -244,7 +245,7 @@ P
          $mpm, $how_restart, now() - $t0);
 
     # (after the stop: children exiting must not crash either)
-    stop_own_httpd($own);
+    stop_httpd($own);
     unlike(slurp($own->{error_log}), qr/exit signal|segfault/i,
            "[$mpm -k $how_restart] no child of ours died of a signal, up to its stop");
     undef $own;

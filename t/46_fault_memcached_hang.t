@@ -48,11 +48,12 @@ my ($m, $own, $wpid);
 END {
     kill KILL => $wpid if $wpid;
     kill CONT => $m->{pid} if $m && $m->{pid};
-    stop_own_httpd($own) if $own;
-    kill_memcached($m) if $m;
+    stop_httpd($own) if $own;
+    stop_memcached($m, 'KILL') if $m;
 }
-$m = spawn_memcached();
-$own = start_own_httpd(name => 'hang', cgi => 1, store => "--SERVER=127.0.0.1:$m->{port}",
+$m = start_memcached();
+$own = start_httpd(name => 'fault-hang', mpm => 'event', cgi => 1,
+                   log_level => 'info remote_session:debug', config => "Timeout 30", store => "--SERVER=127.0.0.1:$m->{port}",
                        mpm_conf => <<'E');
 StartServers 1
 ServerLimit 1
@@ -208,6 +209,6 @@ $rec = mc_record($H, $m->{port});
 ok($rec && $rec->{lock} == LOCK_FREE && ($rec->{state}{item}{who} // '') eq '"after"',
    'memcached holds the commit, the lock is free');
 
-stop_own_httpd($own);
+stop_httpd($own);
 unlike(slurp($own->{error_log}), qr/exit signal|segfault/i,
        'no child of ours died of a signal, up to its stop');

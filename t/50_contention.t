@@ -28,7 +28,7 @@
 #     t/conf/hostile.conf.in (RemoteSessionLockTimeout 120, so nothing times
 #     out; RemoteSessionLockLease 10, so a CGI slowed down by a loaded
 #     machine keeps its lease);
-#   - prefork: an httpd of our own (RS::Hostile::own_httpd: mpm_prefork,
+#   - prefork: an httpd of our own (RS::Httpd::start_httpd: mpm_prefork,
 #     mod_cgi, our module, the suite's memcached, the same settings), with
 #     MaxRequestWorkers 150 (100 needed, see below) and all of them started
 #     at once.
@@ -46,7 +46,8 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(error_log_since t_dir server_mpm need_workers
-                item_of);
+                item_of
+                log_crashes slurp start_httpd stop_httpd);
 use RS::Hostile qw(:all);
 use File::Path ();
 use File::Spec ();
@@ -224,15 +225,12 @@ my $log_from = error_log_since();
 # prefork MPM: our own httpd on the suite's memcached
 my $prefork_log = '';
 my $h;
-END { stop_own_httpd($h) if $h }    # when the test dies half-way
+END { stop_httpd($h) if $h }    # when the test dies half-way
 {
-    $h = own_httpd(
-        mpm => 'prefork',
+    $h = start_httpd(
+        mpm => 'prefork', modules => [qw(authz_core alias mime)],
         dir => File::Spec->catdir($t, 'logs', 'hostile_prefork'),
-        module => File::Spec->catfile($t, File::Spec->updir,
-                                      'mod_remote_session.so'),
-        memcached_port => $ENV{RS_MEMCACHED_PORT},
-        cgi_dir => File::Spec->catdir($t, 'cgi-bin'),
+        cgi => 1, suite_lock => 0, log_level => 'notice remote_session:info',
         mpm_conf => <<"P",
 StartServers $PREFORK_WORKERS
 MinSpareServers 10
@@ -241,11 +239,12 @@ ServerLimit $PREFORK_WORKERS
 MaxRequestWorkers $PREFORK_WORKERS
 MaxConnectionsPerChild 0
 P
-        config => "RemoteSessionLockTimeout 120\nRemoteSessionLockLease 10\n",
+        config => "KeepAlive On\nMaxKeepAliveRequests 0\nTimeout 60\n"
+                . "RemoteSessionLockTimeout 120\nRemoteSessionLockLease 10\n",
     );
     my $s = eval { run_clients($h->{port}, 'prefork') };
     my $err = $@;
-    stop_own_httpd($h);
+    stop_httpd($h);
     $prefork_log = slurp($h->{error_log});
     die $err if $err;
     check($s, 'prefork MPM');

@@ -48,7 +48,8 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(mc_get error_log_since t_dir need_workers
-                ID_RE dec_state enc7 enc_str encode_state);
+                ID_RE dec_state enc7 enc_str encode_state
+                children_rss_kb log_crashes slurp);
 use RS::Hostile qw(:all);
 use File::Spec ();
 use Time::HiRes ();

@@ -22,7 +22,8 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(mc_get error_log_since t_dir need_workers
-                item_of);
+                item_of
+                log_crashes);
 use RS::Hostile qw(:all);
 use File::Path ();
 use File::Spec ();

@@ -33,7 +33,8 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(error_log_since mc_keys mc_keys_added need_workers
-                encode_state item_of mc_stats);
+                encode_state item_of mc_stats
+                log_crashes);
 use RS::Hostile qw(:all);
 use Time::HiRes ();
 

@@ -1,15 +1,15 @@
 package RS::Test;
 
-# Helpers shared by the t/*.t tests of mod_remote_session:
-#   - the API key and header names the suite's config uses
-#   - endpoint_request(): an HTTP::Request for the session endpoint with the
-#     key header; raw_connect()/raw_send() for requests LWP cannot make (a
-#     writeable GET stays open until its PUT arrives)
-#   - mc_get/mc_gets/mc_set/mc_delete/mc_keys/mc_flush_all/mc_command: talk
-#     to the suite's memcached directly, over the text protocol
-#   - start_httpd2()/stop_httpd2(): a second httpd with the module, pointing
-#     at the same memcached (a "farm" of two servers)
-# Memcached itself is started, killed and restarted with RS::Memcached.
+# The helpers of the t/*.t tests of mod_remote_session, one module per job,
+# all re-exported here so that a test says `use RS::Test qw(...)`:
+#   - RS::Test itself: the API key and header names the suite's config
+#     uses; endpoint_request()/send_request() (HTTP::Request through
+#     Apache::Test's agent); raw_connect/raw_send/read_response_head;
+#     mc_*: the suite's memcached over the text protocol; the error log;
+#     server_mpm()/need_workers(): the suite's server's capacity
+#   - RS::Codec: the binary session state and the memcached record
+#   - RS::Httpd: every other httpd a test starts (start_httpd/stop_httpd)
+#   - RS::Memcached: every memcached (the suite's, and start_memcached)
 #
 #   use lib 't/lib';            # Apache::Test runs tests from the top dir
 #   use RS::Test qw(:all);
@@ -31,7 +31,11 @@ use Apache::Test ();
 use Apache::TestRequest ();
 use RS::Memcached ();
 use RS::Codec ();
-BEGIN { RS::Codec->import(@RS::Codec::EXPORT_OK) }
+use RS::Httpd ();
+BEGIN {
+    no strict 'refs';
+    $_->import(@{"${_}::EXPORT_OK"}) for qw(RS::Codec RS::Httpd RS::Memcached);
+}
 
 # Speed: Debian's apxs answers "" to `apxs -q PREFIX`, and Apache::TestConfig
 # caches only non-empty answers, so building the config in each test process
@@ -63,10 +67,10 @@ our @EXPORT_OK = (qw(
     mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_keys_added
     mc_flush_all
     free_port t_dir error_log_since
-    start_httpd2 stop_httpd2
     server_mpm need_workers mc_meta_ttl mc_meta_probe mc_ttl
     mc_stats
-), @RS::Codec::EXPORT_OK);
+), @RS::Codec::EXPORT_OK, @RS::Httpd::EXPORT_OK,
+    @RS::Memcached::EXPORT_OK);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 sub api_key { API_KEY }
@@ -410,195 +414,6 @@ sub error_log_since {
     seek $fh, $offset, 0;
     local $/;
     return <$fh> // '';
-}
-
-# ---------------------------------------------------------------------------
-# a second httpd
-
-# Where httpd's own modules live and how the suite's server loads its MPM.
-sub _suite_modules {
-    my $vars = Apache::Test::vars();
-    my $moddir = $vars->{rs_modulesdir}
-        || Apache::Test::config()->apxs('LIBEXECDIR');
-    my (%load, @order);
-    my $conf = File::Spec->catfile($vars->{t_conf}, 'httpd.conf');
-    if (open my $fh, '<', $conf) {
-        while (<$fh>) {
-            next unless /^\s*LoadModule\s+(\w+)\s+"?([^"\s]+)"?/;
-            push @order, $1 unless $load{$1};
-            $load{$1} = $2;
-        }
-    }
-    my $prefork = exists $load{mpm_prefork_module};
-    # what t/conf/extra.conf.in adds
-    for my $m (qw(alias dir env mime headers rewrite setenvif proxy
-                  proxy_http http2), $prefork ? 'cgi' : 'cgid') {
-        my $name = "${m}_module";
-        next if $load{$name};
-        my $file = "$moddir/mod_$m.so";
-        next unless -e $file;
-        push @order, $name;
-        $load{$name} = $file;
-    }
-    delete $load{perl_module};
-    @order = grep { $load{$_} } @order;
-    my $so = Cwd::abs_path(File::Spec->catfile(t_dir(), File::Spec->updir,
-                                               'mod_remote_session.so'));
-    push @order, 'remote_session_module';
-    $load{remote_session_module} = $so;
-    return map { [$_, $load{$_}] } @order;
-}
-
-# start_httpd2(%opt) -> { pid, port, dir, conf, error_log, url }
-# Starts another httpd (the suite's binary, in the foreground, as our child)
-# on a free port of 127.0.0.1, loading the suite's modules and ours, with the
-# endpoint at ENDPOINT, /cgi-bin/ as in the suite, the same API key and lock
-# settings, and the suite's memcached. Returns once it answers HTTP; dies
-# (with its error log) when it does not start. Options:
-#   port           => a port (default: a free one)
-#   memcached_port => another memcached (default: the suite's)
-#   store          => a whole RemoteSessionStore value instead
-#   config         => more httpd.conf text, appended
-#   defaults       => 0: no RemoteSession* lines and no endpoint, only config
-#   log_level      => LogLevel (default 'info remote_session:trace8')
-sub start_httpd2 {
-    my %o = @_;
-    my $vars = Apache::Test::vars();
-    my $httpd = $vars->{httpd} or die "RS::Test: Apache::Test knows no httpd\n";
-    my $port = $o{port} || free_port();
-    my $t = t_dir();
-    my $dir = File::Spec->catdir($t, 'logs', "httpd2-$port");
-    File::Path::remove_tree($dir);
-    File::Path::make_path($dir);
-    chmod 0755, $dir;
-    my $conf = "$dir/httpd.conf";
-    my $mc = $o{memcached_port} || $ENV{RS_MEMCACHED_PORT};
-    my $store = $o{store} // "--SERVER=127.0.0.1:$mc";
-    my $loglevel = $o{log_level} || 'info remote_session:trace8';
-
-    my $text = <<"EOC";
-# generated by RS::Test::start_httpd2
-ServerRoot "$dir"
-DefaultRuntimeDir "$dir"
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error_log"
-LogLevel $loglevel
-Listen 127.0.0.1:$port
-ServerName 127.0.0.1:$port
-EOC
-    if ($> == 0) {
-        $text .= "User \"$vars->{user}\"\nGroup \"$vars->{group}\"\n";
-    }
-    for my $m (_suite_modules()) {
-        $text .= "<IfModule !$m->[0]>\n    LoadModule $m->[0] \"$m->[1]\"\n"
-               . "</IfModule>\n";
-    }
-    $text .= <<"EOC";
-<IfModule mime_module>
-    TypesConfig /etc/mime.types
-</IfModule>
-<IfModule http2_module>
-    Protocols h2c http/1.1
-</IfModule>
-<IfModule cgid_module>
-    ScriptSock "$dir/cgisock"
-</IfModule>
-DocumentRoot "$t/htdocs"
-<Directory />
-    AllowOverride None
-</Directory>
-ScriptAlias /cgi-bin/ "$t/cgi-bin/"
-<Directory "$t/cgi-bin">
-    Options +ExecCGI
-    Require all granted
-</Directory>
-EOC
-    unless (defined $o{defaults} && !$o{defaults}) {
-        $text .= sprintf <<'EOC', $store, API_KEY, LOCK_TIMEOUT, LOCK_LEASE, ENDPOINT;
-RemoteSessionStore "%s"
-RemoteSessionApiKey %s
-RemoteSessionLockTimeout %d
-RemoteSessionLockLease %d
-<Location %s>
-    SetHandler remote-session
-</Location>
-EOC
-    }
-    $text .= "$o{config}\n" if defined $o{config};
-
-    open my $fh, '>', $conf or die "RS::Test: $conf: $!\n";
-    print $fh $text;
-    close $fh or die "RS::Test: $conf: $!\n";
-
-    my $pid = fork;
-    die "RS::Test: fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        # a process group of its own: prefork's parent signals its whole
-        # group when it stops, which would kill prove and make too
-        POSIX::setsid();
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', "$dir/stderr.log";
-        open STDERR, '>&', \*STDOUT;
-        { no warnings 'exec'; exec $httpd, '-d', $dir, '-f', $conf, '-DFOREGROUND'; }
-        print STDERR "exec $httpd: $!\n";
-        POSIX::_exit(127);
-    }
-    my $h = { pid => $pid, port => $port, dir => $dir, conf => $conf,
-              error_log => "$dir/error_log",
-              url => "http://127.0.0.1:$port" };
-    my $deadline = Time::HiRes::time() + ($o{timeout} || 30);
-    while (Time::HiRes::time() < $deadline) {
-        return $h if _http_answers($port);
-        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
-            my $status = $? >> 8;
-            delete $h->{pid};
-            die "RS::Test: second httpd exited with status $status:\n"
-                . _slurp("$dir/stderr.log") . _slurp("$dir/error_log");
-        }
-        Time::HiRes::sleep(0.05);
-    }
-    stop_httpd2($h);
-    die "RS::Test: second httpd did not answer on 127.0.0.1:$port:\n"
-        . _slurp("$dir/stderr.log") . _slurp("$dir/error_log");
-}
-
-sub _slurp {
-    open my $fh, '<', shift or return '';
-    local $/;
-    return <$fh> // '';
-}
-
-sub _http_answers {
-    my $port = shift;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 1) or return 0;
-    $s->autoflush(1);
-    print $s "HEAD / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    my $line;
-    eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm 2;
-        $line = <$s>;
-        alarm 0;
-    };
-    alarm 0;
-    return defined $line && $line =~ m{^HTTP/};
-}
-
-# stop_httpd2($h): stops the server start_httpd2 returned (SIGTERM to its
-# parent process, SIGKILL after 10 s) and reaps it. Returns its exit status.
-sub stop_httpd2 {
-    my $h = shift;
-    my $pid = delete $h->{pid} or return;
-    kill TERM => $pid;
-    my $deadline = Time::HiRes::time() + 10;
-    while (Time::HiRes::time() < $deadline) {
-        return $? >> 8 if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        Time::HiRes::sleep(0.05);
-    }
-    kill KILL => $pid;
-    waitpid($pid, 0);
-    return $? >> 8;
 }
 
 1;
