@@ -47,7 +47,7 @@ my %keys = (
     'last byte wrong'  => ($K =~ s/1$/2/r),
     'wrong length'     => substr($K, 0, 35),
 );
-my $c = RS::Hostile::Client->new($h->{port});
+my $c = RS::Client->new(port => $h->{port});
 my %raw = map { $_ => $c->build('GET', ENDPOINT,
                                 headers => [KEY_HEADER, $keys{$_}]) } keys %keys;
 # warm up

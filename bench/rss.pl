@@ -93,7 +93,7 @@ sub cycles {
         next unless $m;
         my $pid = fork // die "fork: $!\n";
         if (!$pid) {
-            my $c = RS::Hostile::Client->new($port);
+            my $c = RS::Client->new(port => $port);
             my $bad = 0;
             for my $i (1 .. $m) {
                 my $r = endpoint_cycle($port, $rw_sessions[$k], sub {

@@ -126,8 +126,8 @@ ok($st && !$st->{new}, '... and the session is not new');
 
 # --- the read-only header: .NET bool.TryParse --------------------------------
 for my $v (@ro_true) {
-    my $c = RS::Proto::Conn->new;
-    $c->request('GET', ENDPOINT, headers => [
+    my $c = RS::Client->new;
+    $c->send_request('GET', ENDPOINT, headers => [
         KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
         READONLY_HEADER, $v, Connection => 'close']);
     $c->response(5);

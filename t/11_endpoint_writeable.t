@@ -210,8 +210,8 @@ is_deeply($rst && $rst->{items}, [[ 'n', '1' ]], 'the item is stored');
 my $a = hold_get($nid);
 is($a->{code}, 200, 'writer A holds the session');
 $mark = error_log_since();
-my $b = RS::Proto::Conn->new;
-$b->request('GET', ENDPOINT, headers => [KEY_HEADER, API_KEY,
+my $b = RS::Client->new;
+$b->send_request('GET', ENDPOINT, headers => [KEY_HEADER, API_KEY,
                                          Cookie => COOKIE_NAME . "=$nid"]);
 ok(!defined $b->read_head(0.4),
    'writer B gets no answer while A holds the lock');

@@ -161,7 +161,7 @@ is_deeply(stored_items($id), [[ 'c', '3' ]], '... with the correct PUT\'s state'
         my $g = hold_get($id);
         my $b1 = $good->($id, [ 'v', "\"one-$try\"" ]);
         my $b2 = $good->($id, [ 'v', "\"two-$try\"" ]);
-        my $c = RS::Proto::Conn->new;
+        my $c = RS::Client->new;
         my $req = sub {
             my $b = shift;
             return 'PUT ' . ENDPOINT . " HTTP/1.1\r\nHost: 127.0.0.1\r\n"

@@ -112,8 +112,8 @@ is($end->{rest}, '{"s":true}', '... the commit succeeds');
 is_deeply(stored_items($nid), [[ 'n', '1' ]], '... and the item is stored');
 
 # --- HTTP/1.1: a chunked body streamed after the state ----------------------
-my $c = RS::Proto::Conn->new;
-$c->request('POST', ENDPOINT, chunked => 1, headers => [
+my $c = RS::Client->new;
+$c->send_request('POST', ENDPOINT, chunked => 1, headers => [
     KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
     'Content-Type' => 'application/octet-stream']);
 is($c->read_head(5), 200, 'HTTP/1.1 POST, chunked body not sent yet: 200');
@@ -141,13 +141,13 @@ ok(!$c->{done}, 'HTTP/1.1 POST: the response stays open');
 my @items2 = ([ 'h1', '"chunked"' ], [ 'a', '3' ]);
 my $body = encode_state(id => $id, items => \@items2);
 my $half = int(length($body) / 2);
-$c->write_chunk(substr($body, 0, $half));
+$c->send_body(substr($body, 0, $half));
 Time::HiRes::sleep(0.15);
 $c->read_body(0.05);
 is(hexdump($c->after_state), '',
    'HTTP/1.1 POST: no answer while the body is incomplete');
-$c->write_chunk(substr($body, $half));
-$c->end_chunks;
+$c->send_body(substr($body, $half));
+$c->send_body;
 ok($c->read_body(5), 'HTTP/1.1 POST: the response ends after the body');
 is($c->after_state, '{"s":true}', 'HTTP/1.1 POST: ... with {"s":true}');
 is_deeply(stored_items($id), \@items2, 'HTTP/1.1 POST: the items are committed');

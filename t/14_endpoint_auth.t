@@ -50,8 +50,8 @@ sub raw {
     my ($method, @headers) = @_;
     my $body;
     $body = pop @headers if @headers % 2;
-    my $c = RS::Proto::Conn->new;
-    $c->request($method, ENDPOINT, headers => [ @headers, Connection => 'close' ],
+    my $c = RS::Client->new;
+    $c->send_request($method, ENDPOINT, headers => [ @headers, Connection => 'close' ],
                 (defined $body ? (body => $body) : ()));
     $c->response(5);
     return $c;

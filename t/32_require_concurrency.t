@@ -195,12 +195,12 @@ is($seen, '{"held":"after the PUT"}', 'the waiting On request sees the committed
 # the lease (RS00025); the 10 s wait is only there so that such a hang fails.
 $sid = sid_of(rq_get('/req/env.cgi'));
 $mark = log_mark();
-my $s = raw_connect();
-raw_send($s, rq_request('GET', '/req/req_gen.cgi?sleep=1000', sid => $sid));
+my $s = RS::Client->new;
+$s->send_request('GET', '/req/req_gen.cgi?sleep=1000', cookie => $sid);
 my ($taken, $take_wait) = wait_record($sid, \&exclusive, 5);
 ok(defined $take_wait, 'aborted connection: its request took the lock')
     or diag(rec_text($taken));
-close $s;
+$s->close;
 my ($freed, $waited) = wait_record($sid, sub { $_[0]{lock} == LOCK_FREE }, 10);
 diag(sprintf 'aborted connection: the lock was free %.3f s after the close',
              $waited // -1);

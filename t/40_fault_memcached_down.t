@@ -225,7 +225,7 @@ is($held->{code}, 200, 'writeable GET of A holds the lock');
 # a SessionRequire On request that has taken E's lock and waits for the
 # rest of its body (mod_cgid sends the body to the script before it reads
 # the script's output, which is where the update is committed)
-my $slow = RS::Fault::Conn->new;
+my $slow = RS::Client->new;
 my $body = 'x' x 64;
 $slow->send_request(POST => req_path('{"set":{"late":1}}'),
                     [cookie($E), 'Content-Type' => 'text/plain'],
@@ -242,13 +242,13 @@ ok($rec && $rec->{lock} == LOCK_HELD && $rec->{kind} == KIND_EXCLUSIVE,
 
 # a PUT for A with half its body sent (A's lock is the held GET's)
 my $put_body = encode_state(id => $A, items => [[n => '"lost"']]);
-my $put = RS::Fault::Conn->new;
+my $put = RS::Client->new;
 $put->send_request(PUT => ENDPOINT, [@key, cookie($A)],
                    substr($put_body, 0, 8), length => length $put_body);
 
 # a POST (one-connection mode, HTTP/1.1 chunked) on session P holding P's
 # lock and waiting for its body
-my $post = RS::Fault::Conn->new;
+my $post = RS::Client->new;
 $post->send_request(POST => ENDPOINT,
                     [@key, cookie($P), 'Transfer-Encoding' => 'chunked'],
                     '', no_length => 1);
@@ -259,9 +259,9 @@ ok(($post_code // 0) == 200 && eval { decode_state($post_state, 1)->{id} eq $P }
 
 # writers waiting for those locks (in their acquire loop, up to
 # RemoteSessionLockTimeout 3 s)
-my $wait_ep = RS::Fault::Conn->new;
+my $wait_ep = RS::Client->new;
 $wait_ep->send_request(GET => ENDPOINT, [@key, cookie($A)]);
-my $wait_rq = RS::Fault::Conn->new;
+my $wait_rq = RS::Client->new;
 $wait_rq->send_request(GET => '/req/env.cgi', [cookie($E)]);
 sleep 0.3;
 my $sel = IO::Select->new($wait_ep->sock, $wait_rq->sock);
@@ -292,7 +292,8 @@ diag(sprintf 'held GET ended (%s) %.3f s after the kill', $how, $t_held);
 # the waiting writers
 for my $w ([ 'writeable GET waiting for A', $wait_ep ],
            [ 'SessionRequire request waiting for E', $wait_rq ]) {
-    my ($c, $h) = $w->[1]->read_head(5);
+    my $c = $w->[1]->read_head(5);
+    my $h = $w->[1]{headers};
     my $t = now() - $t_kill;
     ok(defined $c && $c == 503 && defined $h->{'retry-after'} && $t < $MAX,
        "$w->[0]: 503 + Retry-After within 2 s of the kill")

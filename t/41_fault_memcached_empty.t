@@ -74,7 +74,7 @@ my $g2 = held_get();
 my $F = $g2->{id};
 put_state($F, encode_state(id => $F, items => [[f => '1']]));
 $g2->{conn}->read_to_end(5);
-my $slow = RS::Fault::Conn->new;
+my $slow = RS::Client->new;
 $slow->send_request(POST => '/req/env.cgi?update=%7B%22set%22%3A%7B%22f%22%3A2%7D%7D',
                     [Cookie => COOKIE_NAME . "=$F", 'Content-Type' => 'text/plain'],
                     'x' x 32, length => 64);

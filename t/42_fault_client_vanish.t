@@ -113,7 +113,7 @@ sub next_writer {
 {
     my $id = committed_session('a2-old');
     my $holder = held_get(session => $id);
-    my $waiter = RS::Fault::Conn->new;
+    my $waiter = RS::Client->new;
     $waiter->send_request(GET => ENDPOINT, [@key, cookie($id)]);
     sleep 0.3;
     my $waiting = !IO::Select->new($waiter->sock)->can_read(0);
@@ -131,7 +131,7 @@ sub next_writer {
 my $half_put = sub {
     my $id = shift;
     my $body = encode_state(id => $id, items => [[v => '"' . ('p' x 200) . '"']]);
-    my $p = RS::Fault::Conn->new;
+    my $p = RS::Client->new;
     $p->send_request(PUT => ENDPOINT, [@key, cookie($id)],
                      substr($body, 0, length($body) / 2),
                      length => length $body);
@@ -179,7 +179,7 @@ my $half_put = sub {
 # Opens a POST, reads the state; returns (conn, code, state).
 sub post_open {
     my ($id, %o) = @_;
-    my $p = RS::Fault::Conn->new;
+    my $p = RS::Client->new;
     if ($o{chunked}) {
         $p->send_request(POST => ENDPOINT,
                          [@key, cookie($id), 'Transfer-Encoding' => 'chunked'],
@@ -303,7 +303,7 @@ for my $mode (qw(close reset goaway)) {
 # be committed). The client sends half the body and closes.
 {
     my $id = committed_session('d');
-    my $q = RS::Fault::Conn->new;
+    my $q = RS::Client->new;
     $q->send_request(POST => '/req/env.cgi?update=%7B%22set%22%3A%7B%22v%22%3A%22d-new%22%7D%7D',
                      [cookie($id), 'Content-Type' => 'text/plain'],
                      'x' x 50, length => 100);

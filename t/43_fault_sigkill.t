@@ -102,7 +102,7 @@ for my $kind (qw(GET POST)) {
         $holder = held_get(session => $id, port => $own->{port})->{conn};
     }
     else {
-        $holder = RS::Fault::Conn->new($own->{port});
+        $holder = RS::Client->new(port => $own->{port});
         $holder->send_request(POST => ENDPOINT,
             [@key, Cookie => COOKIE_NAME . "=$id",
              'Transfer-Encoding' => 'chunked'], '', no_length => 1);

@@ -68,7 +68,7 @@ my $MARK_CONF = "<IfModule log_config_module>\n"
 # with X-Fault-Mark: $mark
 sub marked_put {
     my ($id, $bytes, $port, $mark) = @_;
-    my $c = RS::Fault::Conn->new($port);
+    my $c = RS::Client->new(port => $port);
     $c->send_request('PUT', ENDPOINT,
                      [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
                       'X-Fault-Mark' => $mark, Connection => 'close'], $bytes);

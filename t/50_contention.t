@@ -155,7 +155,7 @@ sub client {
     srand($k * 7919 + 1);
     open my $out, '>', $file or die "$file: $!\n";
     my $old = select $out; $| = 1; select $old;
-    my $c = RS::Hostile::Client->new($port, timeout => 180);
+    my $c = RS::Client->new(port => $port, timeout => 180);
     for (1 .. $n) {
         my $t0 = Time::HiRes::time();
         if (rand() < 0.5) {

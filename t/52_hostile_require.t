@@ -144,7 +144,7 @@ need_workers(3);
 
 plan tests => 4 * @refused + 4 * @too_long + 8 + 3;
 
-my $c = RS::Hostile::Client->new($port);
+my $c = RS::Client->new(port => $port);
 
 # Each case gets a session of its own holding two items, so that one case
 # cannot spoil the next: ($id, the stored state bytes).

@@ -109,7 +109,7 @@ for my $case (@bad) {
     my ($what, $headers, $query) = @$case;
     my @wrong;
     for my $p ($port, $trace) {
-        my $c = RS::Hostile::Client->new($p);
+        my $c = RS::Client->new(port => $p);
         for my $req (['GET', [RO_HEADER, 'true']], ['GET', []],
                      ['PUT', [], $valid_put], ['POST', [], $valid_put]) {
             my ($m, $extra, $body) = @$req;
@@ -134,11 +134,11 @@ for my $case (@bad) {
 # (the default), 401 on the vhost that admits 256 KB fields
 {
     my $big = 'f' x (100 * 1024);
-    my $c = RS::Hostile::Client->new($port);
+    my $c = RS::Client->new(port => $port);
     my $r = $c->request('GET', ENDPOINT, headers => [KEY_HEADER, $big]);
     is($r->{code}, 400, '100 KB key, default LimitRequestFieldSize: httpd\'s 400');
     $c->close;
-    $c = RS::Hostile::Client->new($trace);
+    $c = RS::Client->new(port => $trace);
     my @codes;
     for my $m ('GET', 'PUT', 'POST') {
         $r = $c->request($m, ENDPOINT, headers => [KEY_HEADER, $big],
@@ -171,7 +171,7 @@ for my $case (@bad) {
 
 # blanks around the value are not part of it (RFC 9110 5.5)
 {
-    my $c = RS::Hostile::Client->new($port);
+    my $c = RS::Client->new(port => $port);
     my @codes;
     for my $v ("$K ", " $K", "\t$K\t", "   $K   ") {
         my $r = $c->request('GET', ENDPOINT, headers => [KEY_HEADER, $v,
@@ -188,7 +188,7 @@ for my $case (@bad) {
 # Logging at trace8 (vhost hostile_trace): the successful paths too, with a
 # second secret stored through SessionRequire
 {
-    my $c = RS::Hostile::Client->new($trace);
+    my $c = RS::Client->new(port => $trace);
     my $upd = '{"set":{"s2":"' . $secret2 . '"}}';
     (my $q = $upd) =~ s/([^A-Za-z0-9_.-])/sprintf '%%%02X', ord $1/ge;
     my $r = $c->request('GET', "/req/env.cgi?update=$q", cookie => $id);

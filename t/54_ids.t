@@ -29,7 +29,7 @@ need_workers(3);
 
 plan tests => 8 + 5 * 2 + 2 + 3 + 2;
 
-my $c = RS::Hostile::Client->new($port);
+my $c = RS::Client->new(port => $port);
 my (@ids, @mismatch);
 sub record {
     my ($how, $r, $state_id) = @_;

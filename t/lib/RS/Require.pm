@@ -38,7 +38,7 @@ use RS::Test qw(:all);
 
 our @EXPORT_OK = qw(
     rq_url rq_get rq_request timed set_cookies sid_of cookie_line env_of
-    json_text raw_members upd vhost_port
+    json_text raw_members upd
     ep_read ep_hold ep_put ep_release
     log_mark log_since count_rs
     require_conf_value COUNTER_TESTS counter_example_tests
@@ -50,14 +50,6 @@ my $JSON = JSON::PP->new->canonical->latin1;
 
 # ---------------------------------------------------------------------------
 # HTTP
-
-# The port of a virtual host of t/conf/require.conf.in (e.g. 'rq_lock60').
-sub vhost_port {
-    my $name = shift;
-    my $port = Apache::Test::vars("${name}_port")
-        or die "RS::Require: no virtual host $name in the config\n";
-    return $port;
-}
 
 # Absolute URL of $path on the main server, or on virtual host $o{vhost},
 # or on port $o{port}.
@@ -243,59 +235,17 @@ sub ep_read {
     return wantarray ? ($st, $res) : $st;
 }
 
-# Reads the rest of a chunked body from $s until $done->($body_so_far)
-# returns true or $timeout passes. Returns the body read.
-sub _read_chunked {
-    my ($s, $done, $timeout) = @_;
-    my $body = '';
-    my $deadline = Time::HiRes::time() + ($timeout || 10);
-    local $SIG{ALRM} = sub { die "timeout\n" };
-    eval {
-        while (!$done->($body)) {
-            my $left = $deadline - Time::HiRes::time();
-            die "timeout\n" if $left <= 0;
-            Time::HiRes::alarm($left);
-            my $line = <$s>;
-            die "eof\n" unless defined $line;
-            $line =~ s/\r?\n\z//;
-            next if $line eq '';
-            my $len = hex((split /;/, $line)[0]);
-            last if $len == 0;
-            my $chunk = '';
-            while (length $chunk < $len + 2) {
-                my $n = read($s, $chunk, $len + 2 - length $chunk,
-                             length $chunk);
-                die "eof\n" unless $n;
-            }
-            $body .= substr($chunk, 0, $len);
-            Time::HiRes::alarm(0);
-        }
-        1;
-    };
-    Time::HiRes::alarm(0);
-    return $body;
-}
-
-# ep_hold($sid, %o) -> { sock, code, headers, state } : a writeable GET on a
-# raw socket, its head and the state it sent; the lock stays held until
-# ep_put() commits or ep_release() closes the socket. code is undef when no
-# answer came within $o{timeout} (default 10) seconds.
+# ep_hold($sid, %o) -> RS::Client with {code} {headers} {state}: a
+# writeable GET, its head and the state it sent; the lock stays held until
+# ep_put() commits or ep_release() closes the connection. code is undef
+# when no answer came within $o{timeout} (default 10) seconds.
 sub ep_hold {
     my ($sid, %o) = @_;
-    my $s = raw_connect($o{port}, 10);
-    raw_send($s, endpoint_request('GET', session => $sid,
-                                  ($o{port} ? (port => $o{port}) : ())));
-    my ($code, $h) = read_response_head($s, $o{timeout} || 10);
-    my $hold = { sock => $s, code => $code, headers => $h };
-    return $hold unless defined $code && $code == 200;
-    my $st;
-    my $body = _read_chunked($s, sub {
-        my $b = shift;
-        $st = eval { decode_state($b, 1) };
-        return defined $st;
-    }, $o{timeout} || 10);
-    $hold->{state} = $st;
-    return $hold;
+    my $c = RS::Client->new(port => $o{port});
+    $c->send_request('GET', ENDPOINT, key => API_KEY, cookie => $sid);
+    my $code = $c->read_head($o{timeout} || 10);
+    $c->read_state($o{timeout} || 10, 1) if defined $code && $code == 200;
+    return $c;
 }
 
 # ep_put($sid, $state_bytes) -> HTTP::Response of the PUT.
@@ -305,11 +255,7 @@ sub ep_put {
                                          body => $bytes, %o));
 }
 
-sub ep_release {
-    my $hold = shift;
-    close $hold->{sock} if $hold && $hold->{sock};
-    delete $hold->{sock};
-}
+sub ep_release { $_[0]->close if $_[0] }
 
 # ---------------------------------------------------------------------------
 # the counter examples (examples/php/counter.php, examples/cgi/counter.py)

@@ -4,10 +4,11 @@ package RS::Test;
 # all re-exported here so that a test says `use RS::Test qw(...)`:
 #   - RS::Test itself: the API key and header names the suite's config
 #     uses; endpoint_request()/send_request() (HTTP::Request through
-#     Apache::Test's agent); raw_connect/raw_send/read_response_head;
+#     Apache::Test's agent); suite_port, vhost_port;
 #     mc_*: the suite's memcached over the text protocol; the error log;
 #     server_mpm()/need_workers(): the suite's server's capacity
 #   - RS::Codec: the binary session state and the memcached record
+#   - RS::Client: the raw HTTP/1.1 client class (RS::Client->new)
 #   - RS::Httpd: every other httpd a test starts (start_httpd/stop_httpd)
 #   - RS::Memcached: every memcached (the suite's, and start_memcached)
 #
@@ -32,6 +33,7 @@ use Apache::TestRequest ();
 use RS::Memcached ();
 use RS::Codec ();
 use RS::Httpd ();
+use RS::Client ();
 BEGIN {
     no strict 'refs';
     $_->import(@{"${_}::EXPORT_OK"}) for qw(RS::Codec RS::Httpd RS::Memcached);
@@ -63,7 +65,7 @@ our @EXPORT_OK = (qw(
     API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
     LOCK_TIMEOUT LOCK_LEASE
     api_key endpoint_url endpoint_request send_request
-    raw_connect raw_send read_response_head
+    suite_port vhost_port
     mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_keys_added
     mc_flush_all
     free_port t_dir error_log_since
@@ -78,6 +80,22 @@ sub api_key { API_KEY }
 sub t_dir { RS::Memcached::t_dir() }
 
 sub free_port { RS::Memcached::free_port() }
+
+# The suite's server port. Cached: Apache::Test works it out from its config
+# (which takes seconds on a busy machine); call it before forking clients.
+my $SUITE_PORT;
+sub suite_port {
+    return $SUITE_PORT ||= (split /:/, Apache::TestRequest::hostport(
+        Apache::Test::config()))[1];
+}
+
+# The port Apache::Test gave <VirtualHost $name> of t/conf/*.conf.in.
+sub vhost_port {
+    my $name = shift;
+    my $v = Apache::Test::config()->{vhosts}->{$name}
+        or die "RS::Test: no vhost '$name' in the test config\n";
+    return $v->{port};
+}
 
 # ---------------------------------------------------------------------------
 # the server's capacity
@@ -161,70 +179,6 @@ sub endpoint_request {
 sub send_request {
     my $req = shift;
     return Apache::TestRequest::user_agent()->request($req);
-}
-
-# ---------------------------------------------------------------------------
-# raw HTTP/1.1, for requests that stay open (writeable GET) or must be timed
-
-# A connection to the suite's server (or the one on $port).
-sub raw_connect {
-    my ($port, $timeout) = @_;
-    unless ($port) {
-        (undef, $port) = split /:/, Apache::TestRequest::hostport();
-    }
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => $timeout || 10)
-        or die "RS::Test::raw_connect: 127.0.0.1:$port: $!\n";
-    $s->autoflush(1);
-    binmode $s;
-    return $s;
-}
-
-# Writes an HTTP::Request on a socket as HTTP/1.1 (path-only request line,
-# Host header); returns the socket.
-sub raw_send {
-    my ($s, $req) = @_;
-    my $uri = $req->uri;
-    my $path = $uri->can('path_query') ? $uri->path_query : "$uri";
-    my $host = $uri->can('host_port') ? $uri->host_port : '127.0.0.1';
-    my $body = $req->content // '';
-    my $head = $req->method . " $path HTTP/1.1\r\nHost: $host\r\n";
-    $req->scan(sub {
-        my ($n, $v) = @_;
-        $head .= "$n: $v\r\n" unless lc $n eq 'host';
-    });
-    $head .= "Content-Length: " . length($body) . "\r\n"
-        if length $body && !defined $req->header('Content-Length');
-    print $s $head, "\r\n", $body;
-    return $s;
-}
-
-# Reads a response's status line and headers from a socket, waiting at most
-# $timeout seconds. Returns (code, {lower-case name => value, ...}, reason),
-# or () on timeout or EOF. Repeated headers are joined with ", ".
-sub read_response_head {
-    my ($s, $timeout) = @_;
-    my ($code, $reason, %h);
-    my $ok = eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm($timeout || 10);
-        my $status = <$s>;
-        die "eof\n" unless defined $status;
-        ($code, $reason) = $status =~ m{^HTTP/\d\.\d (\d{3}) ?([^\r\n]*)}
-            or die "bad status line: $status";
-        while (defined(my $line = <$s>)) {
-            $line =~ s/\r?\n\z//;
-            last if $line eq '';
-            my ($n, $v) = split /:\s*/, $line, 2;
-            $n = lc $n;
-            $h{$n} = exists $h{$n} ? "$h{$n}, $v" : $v;
-        }
-        alarm 0;
-        1;
-    };
-    alarm 0;
-    return unless $ok;
-    return ($code, \%h, $reason);
 }
 
 # ---------------------------------------------------------------------------
