@@ -17,8 +17,8 @@ use strict;
 use warnings;
 use FindBin ();
 use lib "$FindBin::Bin/../t/lib";
-use RS::Hostile qw(:all);
-use RS::Test qw(start_httpd stop_httpd start_memcached stop_memcached);
+use RS::Test qw(start_httpd stop_httpd start_memcached stop_memcached
+                API_KEY KEY_HEADER ENDPOINT);
 use Time::HiRes ();
 use File::Spec ();
 

@@ -4,9 +4,9 @@ use strict;
 use warnings;
 use FindBin ();
 use lib "$FindBin::Bin/../t/lib";
-use RS::Hostile qw(:all);
 use RS::Test qw(start_httpd stop_httpd start_memcached stop_memcached
-                httpd_children rss_kb log_crashes slurp item_of);
+                httpd_children rss_kb log_crashes slurp item_of
+                API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME new_session endpoint_cycle);
 use File::Spec ();
 use POSIX ();
 use Time::HiRes ();
@@ -58,9 +58,9 @@ sub worker {
 }
 
 my $url = "http://127.0.0.1:$port";
-my @ro_sessions = map { new_session($port) } 1 .. 4;
-my @rw_sessions = map { new_session($port) } 1 .. 4;
-my @sr_sessions = map { new_session($port) } 1 .. 4;
+my @ro_sessions = map { new_session(port => $port) } 1 .. 4;
+my @rw_sessions = map { new_session(port => $port) } 1 .. 4;
+my @sr_sessions = map { new_session(port => $port) } 1 .. 4;
 my $done = 0;
 my $non2xx = 0;
 
@@ -120,7 +120,7 @@ sub cycles {
 # requests, 4 sessions in parallel), 100 SessionRequire On requests (4
 # sessions in parallel, each serialized by its lock)
 my $KH = "-H '" . KEY_HEADER . ': ' . API_KEY . "'";
-my $RH = "-H '" . RO_HEADER . ": true'";
+my $RH = "-H '" . READONLY_HEADER . ": true'";
 my $batch = 0;
 sub batch {
     my $ro = $ro_sessions[$batch % 4];

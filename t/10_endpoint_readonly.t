@@ -12,7 +12,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use Time::HiRes ();
 
 my @ro_true  = ('true', 'True', 'TRUE', ' true ', 'tRuE');

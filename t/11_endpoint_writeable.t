@@ -11,7 +11,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use Time::HiRes ();
 
 # writer A holding, writer B waiting and A's PUT, all at once
@@ -52,7 +51,7 @@ my @items = (
 # is never stored: t/18_endpoint_interop.t)
 
 # --- writeable GET: the state at once, then heartbeats -----------------------
-my $id = new_session_id();
+my $id = new_session();
 my $t0 = Time::HiRes::time();
 my $g = hold_get($id);
 diag(sprintf 'writeable GET: state and newline after %.3f s',

@@ -11,7 +11,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use Time::HiRes ();
 
 use constant NO_ID       => 'No session ID found';
@@ -19,8 +18,8 @@ use constant NOT_FOUND   => 'Could not find session';
 use constant DESERIALIZE => 'Failed to deserialize session state';
 use constant ALREADY     => 'Session has already been updated';
 
-my $id = new_session_id();
-my $other = new_session_id();
+my $id = new_session();
+my $other = new_session();
 my @setup = ([ 'a', '1' ], [ 'b', '"two"' ]);
 my $good = sub {
     my ($sid, @items) = @_;
@@ -211,7 +210,7 @@ is_deeply(stored_items($id), [[ 'c', '3' ]], '... with the correct PUT\'s state'
 # --- 413 above RemoteSessionMaxSize (vhost rs_small: 1000 bytes) -------------
 {
     my $port = vhost_port('rs_small');
-    my $sid = new_session_id(port => $port);
+    my $sid = new_session(port => $port);
     my $sized = sub {    # a valid state of exactly $n bytes
         my $n = shift;
         my $base = length $good->($sid, [ 'big', '""' ]);

@@ -18,7 +18,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use JSON::PP ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use RS::H2 qw(have_h2 h2_open h2_finish);
 use Time::HiRes ();
 
@@ -30,7 +29,7 @@ my $cookie_re = qr/\AASP\.NET_SessionId=([a-z0-5]{24}); path=\/; HttpOnly; SameS
 
 
 # a session with a committed item
-my $id = new_session_id();
+my $id = new_session();
 {
     my $g = hold_get($id);
     put_state($id, encode_state(id => $id, items => [[ 'a', '1' ]]));
@@ -82,7 +81,7 @@ is($st && $st->{timeout}, 30, 'h2 POST: Timeout as sent (30)');
 lock_is_free($id, 'h2 POST');
 
 # --- HTTP/2: a state for another session is refused ---------------------------
-my $other = new_session_id();
+my $other = new_session();
 $h = h2_open(cookie => COOKIE_NAME . "=$id");
 is($h->{first}{status}, 200, 'h2 POST (bad body): 200 and the state');
 $end = h2_finish($h, encode_state(id => $other, items => [[ 'a', '9' ]]));

@@ -18,7 +18,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 
 my $key = API_KEY;
 my @bad_keys = (
@@ -58,7 +57,7 @@ sub raw {
 }
 
 # a session with a value, its TTL cut short directly in memcached
-my $id = new_session_id();
+my $id = new_session();
 {
     my $g = hold_get($id);
     put_state($id, encode_state(id => $id, items => [[ 'm', "\"$marker\"" ]]));

@@ -15,7 +15,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 
 # [ key, value JSON, expected type as named, what arrived (regex) ]
 my @wrong = (
@@ -73,7 +72,7 @@ need_workers(2);
 plan tests => 5 + 4 * @wrong + 5 + 4 + 6 + 4 + 4 + 3 + 2;
 
 my $port = vhost_port('rs_keys');
-my $id = new_session_id(port => $port);
+my $id = new_session(port => $port);
 my @base = ([ 'count', '1' ], [ 'name', '"base"' ]);
 
 sub put_items {
@@ -188,7 +187,7 @@ is_deeply(stored_items($id, port => $port), \@fit, '... every value stored byte 
 
 # --- without a registry (the main server): any key, but valid JSON ----------
 {
-    my $sid = new_session_id();
+    my $sid = new_session();
     my $g = hold_get($sid);
     my $r = put_state($sid, encode_state(id => $sid,
                                          items => [[ 'whatever', '[1,{"x":2}]' ]]));

@@ -25,7 +25,6 @@ use Apache::Test qw(-withtestmore);
 use File::Spec ();
 use JSON::PP ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use RS::H2 qw(have_h2 h2_open h2_finish h2_vanish tls_port);
 
 have_h2();
@@ -78,7 +77,7 @@ sub lock_freed {
 }
 
 # --- state first, the lock held during the body, then {"s":true} ------------------
-my $id = new_session_id();
+my $id = new_session();
 my @items = ([ 'a', '2' ], [ 'b', '"caf\u00e9"' ], [ 'c', '{"X":1}' ]);
 my $h = h2_open(tls => 1, cookie => COOKIE_NAME . "=$id");
 my $f = $h->{first};
@@ -110,7 +109,7 @@ lock_freed($id, 'TLS h2 POST');
 # --- a refused body ------------------------------------------------------------------
 $h = h2_open(tls => 1, cookie => COOKIE_NAME . "=$id");
 is($h->{first}{status}, 200, 'TLS h2 POST (bad body): 200 and the state');
-$end = h2_finish($h, encode_state(id => new_session_id(),
+$end = h2_finish($h, encode_state(id => new_session(),
                                   items => [[ 'a', '9' ]]));
 like($end->{rest}, qr/\A\{"s":false,"m":"[^"]+"\}\z/,
      '... another session\'s ID: {"s":false,"m":"..."}')

@@ -11,7 +11,6 @@ use lib 't/lib';
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # a holder, a waiting writer and the holder's PUT at once
 need_workers(3);

@@ -16,7 +16,6 @@ use lib 't/lib';
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # Apache::Test reads its configuration on first use, which takes seconds:
 # do it now, not between planting a record and the request that meets it

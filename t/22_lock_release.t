@@ -18,7 +18,6 @@ use lib 't/lib';
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # a holder, a waiting writer and the holder's PUT at once (part 4: the
 # writer whose client left is still in the server meanwhile)

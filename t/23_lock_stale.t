@@ -13,7 +13,6 @@ use Apache::Test qw(-withtestmore);
 use POSIX ();
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # Apache::Test reads its configuration on first use, which takes seconds:
 # do it now, not between planting a record and the request that meets it
@@ -256,7 +255,7 @@ sub elapsed { my $t = shift; return sprintf '%.2f s', $t }
           state => { id => $id, timeout => 0 });
     $bytes = mc_get(store_key($id));
     my ($res, $ro) = ro_get($id);
-    my $new = session_of_response($res);
+    my $new = sid_of($res);
     ok($res->code == 200 && $new && $new ne $id && $ro && $ro->{new}
            && $ro->{id} eq $new,
        'read-only GET of an abandoned session: a new session, fresh ID')

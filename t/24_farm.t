@@ -12,7 +12,6 @@ use Apache::TestRequest ();
 use POSIX ();
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # the contention part: on the suite's server up to two clients' writeable
 # GETs (a holder and a waiter) and two clients' PUTs at once

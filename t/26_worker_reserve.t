@@ -13,7 +13,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 
 plan tests => 13;
 
@@ -61,7 +60,7 @@ sub hold_admitted {
     return ($g, $refused);
 }
 
-my @ids = map { new_session_id(port => $port) } 1 .. 5;
+my @ids = map { new_session(port => $port) } 1 .. 5;
 my @held = map { (hold_admitted($ids[$_]))[0] } 0 .. 3;
 is_deeply([ map { $_->{code} } @held ], [ 200, 200, 200, 200 ],
           'four held GETs on 6 workers with a reserve of 2');

@@ -201,5 +201,5 @@ ok(!defined $r->header('Set-Cookie'), 'rq_cookie: no new cookie');
 $r = rq_get('/req/env.cgi', %ck, cookie => COOKIE_NAME . "=$mysid");
 isnt((env_of($r) || {})->{REMOTE_SESSION_ID}, $mysid,
      'rq_cookie: an ASP.NET_SessionId cookie is not the session cookie there');
-my $st = ep_read($mysid, port => vhost_port('rq_cookie'), cookie => "MySession=$mysid");
+my $st = (ro_get($mysid, port => vhost_port('rq_cookie'), cookie => "MySession=$mysid"))[1];
 is($st && $st->{timeout}, 45, 'rq_cookie: the session SessionRequire created has Timeout 45');

@@ -89,13 +89,13 @@ is_deeply([sort { $a <=> $b } keys %seen], [1 .. CLIENTS * ROUNDS],
     or diag(join ' ', grep { $seen{$_} > 1 } sort { $a <=> $b } keys %seen);
 $r = rq_get('/req/env.cgi', sid => $sid, %v);
 is((env_of($r) || {})->{REMOTE_SESSION}, '{"count":200}', 'counter: ends at exactly 200');
-my $st = ep_read($sid, port => vhost_port('rq_lock60'));
+my $st = (ro_get($sid, port => vhost_port('rq_lock60')))[1];
 is($st && $st->{item}{count}, '200', 'counter: the endpoint sees 200');
 
 # --- ReadOnly does not wait, On does --------------------------------------------------
 $r = rq_get('/req/env.cgi' . upd('{"set":{"held":"before"}}'));
 $sid = sid_of($r);
-my $hold = ep_hold($sid);
+my $hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'the endpoint\'s writeable GET holds the lock');
 is_deeply(items_of($hold->{state} || {}), { held => '"before"' },
           'the writeable GET sent the state');
@@ -130,7 +130,7 @@ ok(!defined cookie_line($r), 'On while the lock is held: no new session cookie')
 # The endpoint gives the lock back when its client goes away. Left to the
 # lease instead, the On request would take it over (RS00025) after 2 s.
 $mark = log_mark();
-ep_release($hold);
+$hold->close;
 $r = rq_get('/req/env.cgi', sid => $sid);
 $rec = read_record($sid);
 diag(sprintf 'after the holder went away: On answered in %.3f s', timed($r));
@@ -144,7 +144,7 @@ ok(!takeovers($mark, $sid) && held_like($rec, { lock => LOCK_FREE }),
 # The child says when it sends its request; the PUT goes out while the lock
 # is still the holder's, and the child's answer must come after it (one
 # clock: both read Time::HiRes::time on this host) with the PUT's state.
-$hold = ep_hold($sid);
+$hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'held again');
 $held = read_record($sid);
 pipe($rd, $wr) or die "pipe: $!";
@@ -168,12 +168,12 @@ Time::HiRes::sleep(0.5);    # its request is in, waiting for the lock
 my $before_put = read_record($sid);
 my $t_put = Time::HiRes::time();
 my $state = { id => $sid, timeout => 20, items => [[held => '"after the PUT"']] };
-my $put = ep_put($sid, encode_state($state));
+my $put = put_state($sid, encode_state($state));
 is($put->code, 200, 'the holder commits with a PUT while the On request waits')
     or diag($put->as_string);
 my $line = <$rd> // '';
 waitpid($pid, 0);
-ep_release($hold);
+$hold->close;
 chomp $line;
 my ($code, $t_back, $t, $seen) = split / /, $line, 4;
 diag(sprintf 'the waiting On request: sent %.3f s before the PUT, answered '

@@ -72,7 +72,7 @@ like(log_since($mark), qr/SessionRequire not allowed here/,
      '.htaccess under AuthConfig: the log says "SessionRequire not allowed here"');
 
 # a ReadOnly inner location does not wait on the lock an On request would
-my $hold = ep_hold($sid);
+my $hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'the endpoint holds the session\'s lock');
 my $r = rq_get('/rq/dm/ro/page.html', sid => $sid);
 ok($r->code == 200 && timed($r) < 1, 'inner ReadOnly: answers at once while the lock is held')
@@ -80,4 +80,4 @@ ok($r->code == 200 && timed($r) < 1, 'inner ReadOnly: answers at once while the 
 $r = rq_get('/rq/dm/off/page.html', sid => $sid);
 ok($r->code == 200 && timed($r) < 1, 'inner Off: answers at once while the lock is held')
     or diag($r->code . ' after ' . timed($r));
-ep_release($hold);
+$hold->close;

@@ -41,7 +41,6 @@ use POSIX ();
 use Time::HiRes qw(sleep);
 use URI::Escape qw(uri_escape);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -162,7 +161,7 @@ sub slowest {
 # --- setup: sessions with committed state ----------------------------------
 my $ga = held_get();
 my $A = $ga->{id};
-my ($code) = put_state($A, encode_state(id => $A, items => [[n => '1']]));
+my ($code) = raw_put($A, encode_state(id => $A, items => [[n => '1']]));
 my ($how) = $ga->{conn}->read_to_end(5);
 ok($ga->{code} == 200 && $code == 200 && $how eq 'complete',
    'setup: session A created and committed through GET + PUT')
@@ -170,14 +169,14 @@ ok($ga->{code} == 200 && $code == 200 && $how eq 'complete',
 
 my $gp = held_get();
 my $P = $gp->{id};
-($code) = put_state($P, encode_state(id => $P, items => [[n => '1']]));
+($code) = raw_put($P, encode_state(id => $P, items => [[n => '1']]));
 $gp->{conn}->read_to_end(5);
 die "setup of P failed\n" unless $code == 200;
 
 my (@r) = raw_request(GET => '/req/env.cgi');
-my $C = cookie_id($r[1]);
+my $C = sid_of($r[1]);
 @r = raw_request(GET => '/req/env.cgi');
-my $E = cookie_id($r[1]);
+my $E = sid_of($r[1]);
 ok($C && $E, 'setup: sessions C and E created through SessionRequire')
     or diag("C ", $C // 'none', ", E ", $E // 'none');
 
@@ -403,7 +402,7 @@ my %after = (
     cycle => sub {
         my $g = held_get(timeout => 5);
         return ($g->{code}, $g->{headers}) unless ($g->{code} // 0) == 200;
-        my ($c, undef, undef, $h) = put_state($g->{id},
+        my ($c, undef, undef, $h) = raw_put($g->{id},
             encode_state(id => $g->{id}, items => [[k => '"v"']]), timeout => 5);
         # a client whose PUT failed gives up its GET (the module releases
         # the lock when the heartbeat fails)
@@ -444,14 +443,14 @@ for my $name (sort keys %after) {
 # a whole writeable cycle and a SessionRequire commit work again
 my $g = held_get();
 my ($pc, $preason) = $g->{id}
-    ? put_state($g->{id}, encode_state(id => $g->{id}, items => [[k => '"v"']]))
+    ? raw_put($g->{id}, encode_state(id => $g->{id}, items => [[k => '"v"']]))
     : ();
 ($how) = $g->{conn}->read_to_end(5);
 ok($g->{code} == 200 && ($pc // 0) == 200 && $how eq 'complete',
    'after the restart: writeable GET + PUT commit')
     or diag("GET $g->{code}, PUT " . ($pc // 'none') . ", end $how");
 @r = raw_request(GET => req_path('{"set":{"back":true}}'));
-my $nid = cookie_id($r[1]);
+my $nid = sid_of($r[1]);
 $rec = $nid ? eval { mc_record($nid) } : undef;
 ok(($r[0] // 0) == 200 && $rec && ($rec->{state}{item}{back} // '') eq 'true',
    'after the restart: SessionRequire commits an update')

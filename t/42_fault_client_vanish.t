@@ -36,7 +36,6 @@ use IO::Select ();
 use IPC::Open2 ();
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -65,7 +64,7 @@ my $n = 0;
 sub committed_session {
     my $label = shift;
     my $g = held_get();
-    my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+    my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                                                items => [[v => qq{"$label"}]]));
     my ($how) = $g->{conn}->read_to_end(5);
     die "setup of $label failed: GET $g->{code} PUT $c $how\n"
@@ -93,7 +92,7 @@ sub next_writer {
     is_deeply($items, [[v => qq{"$label"}]],
               "$case: the state is the last committed one");
     if (($w->{code} // 0) == 200) {
-        put_state($id, encode_state(id => $id, items => $items));
+        raw_put($id, encode_state(id => $id, items => $items));
         $w->{conn}->read_to_end(3);
     }
     $w->{conn}->close;
@@ -118,7 +117,7 @@ sub next_writer {
     sleep 0.3;
     my $waiting = !IO::Select->new($waiter->sock)->can_read(0);
     $waiter->close;
-    my ($c) = put_state($id, encode_state(id => $id, items => [[v => '"a2"']]));
+    my ($c) = raw_put($id, encode_state(id => $id, items => [[v => '"a2"']]));
     my ($how) = $holder->{conn}->read_to_end(5);
     my $t_commit = now();
     ok($holder->{code} == 200 && $waiting && $c == 200 && $how eq 'complete',
@@ -157,7 +156,7 @@ my $half_put = sub {
                 . (defined $hb ? 'yes' : 'none'));
     is_deeply($rec->{state}{items}, [[v => '"b1"']],
               '(b1) the half PUT changed nothing');
-    my ($c, $reason) = put_state($id, encode_state(id => $id,
+    my ($c, $reason) = raw_put($id, encode_state(id => $id,
                                                    items => [[v => '"b1-new"']]));
     ($how) = $g->{conn}->read_to_end(3);
     ok($c == 200 && $how eq 'complete',

@@ -27,7 +27,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -81,7 +80,7 @@ sub gone {
 sub committed_session {
     my $label = shift;
     my $g = held_get();
-    my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+    my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                                                items => [[v => qq{"$label"}]]));
     my ($how) = $g->{conn}->read_to_end(5);
     die "setup failed: GET $g->{code} PUT $c $how\n"
@@ -149,7 +148,7 @@ for my $kind (qw(GET POST)) {
               "$case: the next writer sees the last committed state");
 
     # its commit
-    my ($c, $reason) = put_state($id, encode_state(id => $id,
+    my ($c, $reason) = raw_put($id, encode_state(id => $id,
                                                    items => [[v => qq{"after-$kind"}]]));
     ($how) = $w->{conn}->read_to_end(3);
     $rec = mc_record($id);

@@ -50,7 +50,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -94,7 +93,7 @@ my (@ids, $setup_ok);
 $setup_ok = 1;
 for my $i (1 .. $NSESS) {
     my $g = held_get(port => $port);
-    my ($c) = $g->{id} ? put_state($g->{id}, encode_state(id => $g->{id},
+    my ($c) = $g->{id} ? raw_put($g->{id}, encode_state(id => $g->{id},
                                    items => [[v => qq{"s$i"}]]), port => $port) : ();
     my ($how) = $g->{conn}->read_to_end(5);
     $setup_ok = 0 unless $g->{code} == 200 && ($c // 0) == 200 && $how eq 'complete';
@@ -137,7 +136,7 @@ ok(!@bad1, 'every session on the live server: read-only GET 200 with its data, <
 my $s1 = $on1[0][0];
 my $g = held_get(session => $s1, port => $port, timeout => 5);
 my ($pc) = $g->{code} == 200
-    ? put_state($s1, encode_state(id => $s1, items => [[v => '"changed"']]), port => $port)
+    ? raw_put($s1, encode_state(id => $s1, items => [[v => '"changed"']]), port => $port)
     : ();
 my ($how) = $g->{conn}->read_to_end(5);
 my $rec = eval { mc_record($s1, $p1) };
@@ -153,7 +152,7 @@ for my $s (@on2) {
     my ($t, $c, $st, $h) = timed(sub { readonly_get($s->[0], port => $port, timeout => 5) });
     $slow2 = $t if $t > $slow2;
     push @bad2, sprintf('%s: %s in %.3f s%s', $s->[0], $c // 'none', $t,
-                        cookie_id($h) ? ' with a new cookie' : '')
+                        sid_of($h) ? ' with a new cookie' : '')
         unless ($c // 0) == 503 && defined $h->{'retry-after'} && $t < $MAX;
 }
 ok(!@bad2, 'every session on the dead server: read-only GET 503 + Retry-After, < 2 s')
@@ -162,7 +161,7 @@ diag(sprintf 'slowest read-only GET: %.3f s (live server), %.3f s (dead server)'
      $slow1, $slow2);
 my ($t, $c, $h) = timed(sub { raw_request(GET => ENDPOINT, port => $port, timeout => 5,
     headers => [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$on2[0][0]"]) });
-ok(($c // 0) == 503 && defined $h->{'retry-after'} && !cookie_id($h) && $t < $MAX,
+ok(($c // 0) == 503 && defined $h->{'retry-after'} && !sid_of($h) && $t < $MAX,
    'a session on the dead server: writeable GET 503 + Retry-After, no new cookie')
     or diag(sprintf 'got %s in %.3f s', $c // 'none', $t);
 
@@ -173,7 +172,7 @@ for (1 .. $NNEW) {
     my ($t, $c, $st, $h) = timed(sub { readonly_get(undef, port => $port, timeout => 5) });
     $slown = $t if $t > $slown;
     $codes{$c // 'none'}++;
-    if (($c // 0) == 200 && $st && $st->{new} && cookie_id($h)) {
+    if (($c // 0) == 200 && $st && $st->{new} && sid_of($h)) {
         $ok++;
         push @not_on_p1, $st->{id} unless defined mc_get(store_key($st->{id}), $p1);
     }
@@ -204,7 +203,7 @@ while (now() - $t_up < 8) {
     sleep 0.1;
 }
 my $t_back = now() - $t_up;
-my $new = cookie_id($rh);
+my $new = sid_of($rh);
 diag(sprintf 'a lost session answered %s after %.3f s (%s)', $rc // 'none', $t_back,
      join ' ', @seen);
 ok(($rc // 0) == 200 && $t_back < 5 && $new && $new ne $lost && $st

@@ -40,7 +40,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -119,7 +118,7 @@ P
     $setup = 1;
     for my $i (1 .. $NHELD) {
         my $g = held_get(port => $port);
-        my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+        my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                             items => [[v => qq{"v$i"}]]), port => $port);
         my ($how) = $g->{conn}->read_to_end(5);
         $setup = 0 unless $g->{code} == 200 && $c == 200 && $how eq 'complete';
@@ -220,7 +219,7 @@ P
         diag(sprintf '%s: new writer had the lock %.3f s after the reference',
              $case, $t);
         if (($w->{code} // 0) == 200) {
-            put_state($s->{id}, encode_state(id => $s->{id},
+            raw_put($s->{id}, encode_state(id => $s->{id},
                                              items => $w->{state}{items}),
                       port => $port);
             $w->{conn}->read_to_end(3);

@@ -33,7 +33,6 @@ use Apache::Test qw(-withtestmore);
 use POSIX ();
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -72,7 +71,7 @@ sub cookie { return (Cookie => COOKIE_NAME . "=$_[0]") }
 my %data;
 for my $n (1 .. 6) {
     my $g = held_get(port => $port);
-    my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+    my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                         items => [[who => qq{"$n"}]]), port => $port);
     $g->{conn}->read_to_end(5);
     $data{$g->{id}} = qq{"$n"} if $c == 200;
@@ -148,7 +147,7 @@ if ($wpid == 0) {
         if (($w->{code} // 0) == 200) {
             my $deadline = now() + 30;
             sleep 0.02 until -e $go || now() > $deadline;
-            my ($pc) = put_state($H, encode_state(id => $H, items => [[who => '"after"']]),
+            my ($pc) = raw_put($H, encode_state(id => $H, items => [[who => '"after"']]),
                                  port => $port);
             my ($how) = $w->{conn}->read_to_end(5);
             $out .= sprintf "%s %s\n", $pc // 'none', $how;

@@ -47,8 +47,8 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(error_log_since t_dir server_mpm need_workers
                 item_of
-                log_crashes slurp start_httpd stop_httpd);
-use RS::Hostile qw(:all);
+                log_crashes slurp start_httpd stop_httpd
+                new_session read_state endpoint_cycle);
 use File::Path ();
 use File::Spec ();
 use POSIX ();
@@ -77,7 +77,7 @@ plan tests => 2 * 10 + 1;
 # run_clients($port, $what) -> summary hash; the test assertions follow.
 sub run_clients {
     my ($port, $what) = @_;
-    my $id = new_session($port) or die "no session on $port\n";
+    my $id = new_session(port => $port) or die "no session on $port\n";
     my $init = endpoint_cycle($port, $id, sub {
         +{ %{ $_[0] }, items => [['counter', '0']] };
     });

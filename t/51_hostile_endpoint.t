@@ -49,8 +49,8 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(mc_get error_log_since t_dir need_workers
                 ID_RE dec_state enc7 enc_str encode_state
-                children_rss_kb log_crashes slurp);
-use RS::Hostile qw(:all);
+                children_rss_kb log_crashes slurp
+                API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME MSG_DESER hold_get new_session read_state endpoint_cycle sid_of);
 use File::Spec ();
 use Time::HiRes ();
 
@@ -100,8 +100,8 @@ for my $m (qw(DELETE PATCH OPTIONS PROPFIND HEAD)) {
 # the PUT flood (19)
 
 # A session with five items and an unknown key, committed.
-my $id = new_session($port);
-my $other = new_session($port);
+my $id = new_session(port => $port);
+my $other = new_session(port => $port);
 my @items = (['a', '1'], ['b', '"two"'], ['c', '{"X":[1,2,3],"Y":"\u00e9"}'],
              ['d', 'null'], ["\xc3\xa9t\xc3\xa9", '3.5']);
 my %valid = (id => $id, timeout => 20, items => \@items, unknown => ['u1']);
@@ -219,7 +219,7 @@ for my $bad ('{', '[1,', "\"\xff\"", 'nul', 'tru', '1e400', "\"a\0b\"",
                   qr/\Akey 'a' expects JSON, got invalid JSON/];
 }
 
-# A second reading of PROTOCOL.md, written apart from RS::Proto's decoder
+# A second reading of PROTOCOL.md, written apart from RS::Codec's decoder
 # and in another way (regular expressions over the bytes; UTF-8 checked by
 # decoding code points, not by a table of byte patterns), for the
 # self-check below. spec_decode($bytes) -> { id, new, abandoned, readonly,
@@ -380,7 +380,7 @@ ok(!@disagree, 'two Perl readings of PROTOCOL.md (spec_decode, dec_state) '
 
 # The held GET, then every case through one keep-alive connection (every
 # fifth chunked, in chunks of 1 to 64 bytes).
-my $hold = hold_get($port, cookie => $id);
+my $hold = hold_get($id, port => $port, strict => 1, timeout => 30);
 ok($hold->{code} == 200 && $hold->{state}, 'writeable GET holds the lock')
     or BAIL_OUT('no held GET: ' . ($hold->{error} // $hold->{code}));
 
@@ -522,12 +522,12 @@ ok($hold->drain, 'the held GET is still open after the flood');
 # ---------------------------------------------------------------------------
 # cookies (14)
 
-my $live = new_session($port);
+my $live = new_session(port => $port);
 # ro_get($raw header lines) -> (response, decoded state)
 sub ro_get {
     my $extra = shift;
     my $raw = "GET " . ENDPOINT . " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            . KEY_HEADER . ": " . API_KEY . "\r\n" . RO_HEADER . ": true\r\n"
+            . KEY_HEADER . ": " . API_KEY . "\r\n" . READONLY_HEADER . ": true\r\n"
             . $extra . "\r\n";
     my $r = $c->request('GET', ENDPOINT, raw => $raw);
     my ($st) = $r->{code} == 200 ? dec_state($r->{body}) : ();
@@ -539,7 +539,7 @@ sub ro_get {
 sub fresh {
     my ($what, $dead, $extra, @presented) = @_;
     my ($r, $st) = ro_get($extra);
-    my $sc = set_cookie_id($r);
+    my $sc = sid_of($r);
     my $ok = $r->{code} == 200 && $st && $st->{new} && defined $sc
              && $sc =~ ID_RE && $sc eq $st->{id}
              && !grep { $_ eq $sc } @presented, $live;
@@ -553,13 +553,13 @@ sub adopted {
     my ($what, $extra) = @_;
     my ($r, $st) = ro_get($extra);
     ok($r->{code} == 200 && $st && !$st->{new} && $st->{id} eq $live
-       && !defined set_cookie_id($r), "$what: the live session, no Set-Cookie")
+       && !defined sid_of($r), "$what: the live session, no Set-Cookie")
         or diag("got $r->{code}, " . explain($st));
 }
 sub httpd400 {
     my ($what, $extra) = @_;
     my ($r) = ro_get($extra);
-    ok($r->{code} == 400 && !defined set_cookie_id($r),
+    ok($r->{code} == 400 && !defined sid_of($r),
        "$what: httpd's own 400, no session")
         or diag("got $r->{code} $r->{reason}");
     $c->close;
@@ -592,7 +592,7 @@ fresh('a well-formed ID of no session', 'a' x 24,
 # ro_value($what, header lines, readonly?) on a session of its own
 sub ro_value {
     my ($what, $lines, $want_ro) = @_;
-    my $sid = new_session($port);
+    my $sid = new_session(port => $port);
     my $h = RS::Client->new(port => $port);
     my $raw = "GET " . ENDPOINT . " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             . KEY_HEADER . ": " . API_KEY . "\r\nCookie: $CN=$sid\r\n"
@@ -616,7 +616,7 @@ sub ro_value {
     }
     $h->close;    # a held GET is released when its client goes
 }
-my $RO = RO_HEADER;
+my $RO = READONLY_HEADER;
 ro_value("'TRUE'", "$RO: TRUE\r\n", 1);
 ro_value("'tRuE'", "$RO: tRuE\r\n", 1);
 ro_value("' True ' (spaces)", "$RO:   True   \r\n", 1);
@@ -675,7 +675,7 @@ ro_value('8000 spaces then true', "$RO: " . (' ' x 8000) . "true\r\n", 1);
 # which committed the held lock and stored the client's 25-byte ID (2)
 
 for my $tail ("\0", "\0junk") {
-    my $sid = new_session($port);
+    my $sid = new_session(port => $port);
     my $r = endpoint_cycle($port, $sid, sub {
         encode_state({ %valid, id => $sid . $tail });
     });
@@ -696,7 +696,7 @@ ok(!@rs_err, 'no emerg/alert/crit line of the module') or diag(join "\n", @rs_er
 {
     my $h = RS::Client->new(port => $port);
     my $r = $h->request('GET', ENDPOINT, key => API_KEY, cookie => $id,
-                        headers => [RO_HEADER, 'true']);
+                        headers => [READONLY_HEADER, 'true']);
     is($r->{code}, 200, 'the endpoint still answers');
     $r = endpoint_cycle($port, $id, sub { +{ %{ $_[0] }, items => [["z", "1"]] } });
     ok($r->{put} == 200 && $r->{ended}, 'and still commits');

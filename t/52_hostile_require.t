@@ -23,8 +23,8 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(mc_get error_log_since t_dir need_workers
                 item_of
-                log_crashes);
-use RS::Hostile qw(:all);
+                log_crashes
+                new_session read_state endpoint_cycle);
 use File::Path ();
 use File::Spec ();
 use Time::HiRes ();
@@ -150,7 +150,7 @@ my $c = RS::Client->new(port => $port);
 # cannot spoil the next: ($id, the stored state bytes).
 my ($id, $before);
 sub fresh_session {
-    $id = new_session($port);
+    $id = new_session(port => $port);
     my $r = endpoint_cycle($port, $id, sub {
         +{ %{ $_[0] }, items => [['keep', '"me"'], ['n', '1']] };
     });
@@ -221,7 +221,7 @@ for my $case (@too_long) {
 # nesting (below Jansson's depth limit of 2048) is stored; then an update
 # still commits on the session the last refusal was made on (8)
 {
-    my $other = new_session($port);
+    my $other = new_session(port => $port);
     my $line = line_of($LINE_MAX, '{"set":{"k":"', 'x', '"}}');
     my ($r) = run_cgi($other, "$line\r\n");
     is($r->{code}, 200, "a valid update in a header line of exactly $LINE_MAX "

@@ -34,8 +34,8 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(error_log_since mc_keys mc_keys_added need_workers
                 encode_state item_of mc_stats
-                log_crashes);
-use RS::Hostile qw(:all);
+                log_crashes
+                API_KEY KEY_HEADER READONLY_HEADER ENDPOINT hold_get new_session read_state endpoint_cycle sid_of);
 use Time::HiRes ();
 
 my $port  = Apache::Test::vars('port');
@@ -75,7 +75,7 @@ plan tests => @bad + 4 + 3 + 2 + 6;
 # a live session holding a value, for the cookie of the bad requests
 my $secret1 = 'rs53-secret-one-' . int rand 1e9;
 my $secret2 = 'rs53-secret-two-' . int rand 1e9;
-my $id = new_session($trace);
+my $id = new_session(port => $trace);
 endpoint_cycle($trace, $id, sub { +{ %{ $_[0] }, items => [['s1', qq("$secret1")]] } })
     ->{put} == 200 or die "setup: PUT failed\n";
 my $valid_put = encode_state({ id => $id, items => [['s1', '"overwritten"']] });
@@ -110,7 +110,7 @@ for my $case (@bad) {
     my @wrong;
     for my $p ($port, $trace) {
         my $c = RS::Client->new(port => $p);
-        for my $req (['GET', [RO_HEADER, 'true']], ['GET', []],
+        for my $req (['GET', [READONLY_HEADER, 'true']], ['GET', []],
                      ['PUT', [], $valid_put], ['POST', [], $valid_put]) {
             my ($m, $extra, $body) = @$req;
             for my $cookie ($id, undef) {
@@ -121,7 +121,7 @@ for my $case (@bad) {
                 push @wrong, "$p $m " . ($cookie ? 'cookie' : 'no cookie')
                     . ": $r->{code} body '" . substr($r->{body}, 0, 40) . "'"
                     unless $r->{code} == 401 && $r->{body} eq ''
-                        && !defined set_cookie_id($r);
+                        && !defined sid_of($r);
             }
         }
         $c->close;
@@ -175,7 +175,7 @@ for my $case (@bad) {
     my @codes;
     for my $v ("$K ", " $K", "\t$K\t", "   $K   ") {
         my $r = $c->request('GET', ENDPOINT, headers => [KEY_HEADER, $v,
-                                                         RO_HEADER, 'true']);
+                                                         READONLY_HEADER, 'true']);
         push @codes, $r->{code};
     }
     is("@codes", '200 200 200 200', 'the key with leading or trailing SP/HTAB '
@@ -195,7 +195,7 @@ for my $case (@bad) {
     $r->{code} == 200 or diag("SessionRequire update: $r->{code}");
     $c->request('GET', '/ro/env.cgi', cookie => $id);
     $c->request('GET', ENDPOINT, key => $K, cookie => $id,
-                headers => [RO_HEADER, 'true']);
+                headers => [READONLY_HEADER, 'true']);
     $c->request('POST', ENDPOINT, key => $K, cookie => $id,
                 body => encode_state({ id => $id,
                                    items => [['s1', qq("$secret1")],
@@ -204,7 +204,7 @@ for my $case (@bad) {
                 body => encode_state({ id => 'x' x 24,
                                    items => [['s1', qq("$secret1")]] }));
     $c->close;
-    my $gone = hold_get($trace, cookie => $id);    # a client that goes away
+    my $gone = hold_get($id, port => $trace, strict => 1, timeout => 30);    # a client that goes away
     $gone->abort;                                  # (a debug line)
     my $cyc = endpoint_cycle($trace, $id, sub { $_[0] });
     my ($st) = read_state($trace, $id);

@@ -1,17 +1,14 @@
 package RS::Require;
 
-# Helpers of the SessionRequire tests (t/30_*.t .. t/39_*.t):
+# Helpers of the SessionRequire tests (t/30_*.t .. t/39_*.t), on top of
+# RS::Test (which has the endpoint's requests, sid_of and timed):
 #   - rq_get(): a plain GET on the suite's server (or one of the virtual
 #     hosts of t/conf/require.conf.in), with an optional session cookie, no
-#     cookie jar, no redirects followed, the time it took kept
-#   - sid_of()/cookie_line()/set_cookies(): the session cookie a response sets
+#     cookie jar, no redirects followed, the time it took kept (timed())
+#   - cookie_line()/set_cookies(): the session cookie a response sets
 #   - env_of(): the JSON object /req/env.cgi and friends print
 #   - upd(): a query string of ?update=<JSON> parameters for env.cgi
 #   - raw_members(): a JSON object's members with each value's text as is
-#   - decode_state()/encode_state(): the binary session state of PROTOCOL.md
-#     ("Serialized session state"), wrappers of RS::Proto's decoder/encoder
-#   - ep_read(), ep_hold(), ep_put(): the endpoint's read-only GET, a
-#     writeable GET held open on a raw socket, and the PUT that commits it
 #   - counter_example_tests(): the checks t/37 and t/38 run on the examples
 #   - log_mark()/log_since()/count_rs(): the error log since a mark
 #   - require_conf_value(): a value from the generated t/conf/require.conf
@@ -37,9 +34,8 @@ use Apache::TestRequest ();
 use RS::Test qw(:all);
 
 our @EXPORT_OK = qw(
-    rq_url rq_get rq_request timed set_cookies sid_of cookie_line env_of
+    rq_url rq_get rq_request set_cookies cookie_line env_of
     json_text raw_members upd
-    ep_read ep_hold ep_put ep_release
     log_mark log_since count_rs
     require_conf_value COUNTER_TESTS counter_example_tests
 );
@@ -105,7 +101,6 @@ sub rq_get {
     return $res;
 }
 
-sub timed { return $_[0]->{rq_elapsed} }
 
 # All Set-Cookie values of a response.
 sub set_cookies { return $_[0]->headers->header('Set-Cookie') }
@@ -118,12 +113,6 @@ sub cookie_line {
     return $c[0];
 }
 
-# The session ID a response's Set-Cookie sets, or undef.
-sub sid_of {
-    my $line = cookie_line(shift) // return;
-    my $name = quotemeta COOKIE_NAME;
-    return $line =~ /^$name=([^;]*)/ ? $1 : undef;
-}
 
 # The JSON object a response's body holds (undef when it is not one).
 # Strings come back as the bytes env.cgi printed (latin1 mode both ways).
@@ -222,42 +211,6 @@ sub upd {
 }
 
 # ---------------------------------------------------------------------------
-# the endpoint
-
-# ep_read($sid) -> (decoded state, HTTP::Response) of a read-only GET; the
-# state is undef unless the answer is 200 with a state.
-sub ep_read {
-    my ($sid, %o) = @_;
-    my $res = send_request(endpoint_request('GET', session => $sid,
-                                            readonly => 'true', %o));
-    my $st;
-    $st = eval { decode_state($res->content) } if $res->code == 200;
-    return wantarray ? ($st, $res) : $st;
-}
-
-# ep_hold($sid, %o) -> RS::Client with {code} {headers} {state}: a
-# writeable GET, its head and the state it sent; the lock stays held until
-# ep_put() commits or ep_release() closes the connection. code is undef
-# when no answer came within $o{timeout} (default 10) seconds.
-sub ep_hold {
-    my ($sid, %o) = @_;
-    my $c = RS::Client->new(port => $o{port});
-    $c->send_request('GET', ENDPOINT, key => API_KEY, cookie => $sid);
-    my $code = $c->read_head($o{timeout} || 10);
-    $c->read_state($o{timeout} || 10, 1) if defined $code && $code == 200;
-    return $c;
-}
-
-# ep_put($sid, $state_bytes) -> HTTP::Response of the PUT.
-sub ep_put {
-    my ($sid, $bytes, %o) = @_;
-    return send_request(endpoint_request('PUT', session => $sid,
-                                         body => $bytes, %o));
-}
-
-sub ep_release { $_[0]->close if $_[0] }
-
-# ---------------------------------------------------------------------------
 # the counter examples (examples/php/counter.php, examples/cgi/counter.py)
 
 use constant COUNTER_TESTS => 14;
@@ -286,22 +239,22 @@ sub counter_example_tests {
               "$what, visit 2: counts 2");
     $tb->ok(!defined cookie_line($r), "$what, visit 2: no new cookie");
 
-    my $st = ep_read($sid);
+    my $st = (ro_get($sid))[1];
     $tb->ok($st, "$what: the endpoint reads the session");
     $tb->is_eq($st && $st->{item}{visits}, '2', "$what: the endpoint sees visits=2");
 
     # the endpoint commits visits=41; the page counts on from there
-    my $hold = ep_hold($sid);
+    my $hold = hold_get($sid, timeout => 10);
     $tb->is_eq($hold->{code}, 200, "$what: the endpoint's writeable GET");
-    my $put = ep_put($sid, encode_state({ id => $sid, timeout => 20,
+    my $put = put_state($sid, encode_state({ id => $sid, timeout => 20,
                                           items => [[visits => '41']] }));
     $tb->is_eq($put->code, 200, "$what: the endpoint's PUT of visits=41");
-    ep_release($hold);
+    $hold->close;
     $r = rq_get($path, sid => $sid);
     $tb->like($r->content, qr/: visit 42$/m, "$what: after the PUT it counts 42")
         or $tb->diag($r->as_string);
     $tb->ok(timed($r) < 1.5, "$what: not delayed after the PUT") or $tb->diag(timed($r));
-    $st = ep_read($sid);
+    $st = (ro_get($sid))[1];
     $tb->is_eq($st && $st->{item}{visits}, '42', "$what: the endpoint sees visits=42");
 }
 

@@ -26,6 +26,7 @@ use File::Spec ();
 use HTTP::Request ();
 use IO::Socket::INET ();
 use POSIX ();
+use Scalar::Util ();
 use Time::HiRes ();
 
 use Apache::Test ();
@@ -60,12 +61,15 @@ use constant ENDPOINT        => '/systemweb-adapters/session';
 use constant COOKIE_NAME     => 'ASP.NET_SessionId';
 use constant LOCK_TIMEOUT    => 3;    # RemoteSessionLockTimeout in extra.conf.in
 use constant LOCK_LEASE      => 2;    # RemoteSessionLockLease in extra.conf.in
+use constant MSG_DESER       => 'Failed to deserialize session state';
 
 our @EXPORT_OK = (qw(
     API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
     LOCK_TIMEOUT LOCK_LEASE
     api_key endpoint_url endpoint_request send_request
-    suite_port vhost_port
+    suite_port vhost_port MSG_DESER now timed sid_of
+    ro_get stored_items put_state new_session open_stream hold_get held_get
+    read_state endpoint_cycle raw_put readonly_get raw_request
     mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_keys_added
     mc_flush_all
     free_port t_dir error_log_since
@@ -179,6 +183,224 @@ sub endpoint_request {
 sub send_request {
     my $req = shift;
     return Apache::TestRequest::user_agent()->request($req);
+}
+
+# ---------------------------------------------------------------------------
+# the endpoint's requests, through LWP or RS::Client
+
+sub now { Time::HiRes::time() }
+
+# timed(sub { ... }) -> (seconds, results of the sub); timed($response of
+# rq_get) -> the seconds that request took.
+sub timed {
+    my $x = shift;
+    return $x->{rq_elapsed} unless ref $x eq 'CODE';
+    my $t0 = now();
+    my @r = $x->();
+    return (now() - $t0, @r);
+}
+
+# sid_of($x) -> the session ID a Set-Cookie of $x sets (the first), or
+# undef. $x: an HTTP::Response, an RS::Client or request() answer, a hash
+# of lower-case headers, or a Set-Cookie value.
+sub sid_of {
+    my $x = shift // return;
+    my @v = !ref $x ? ($x)
+          : Scalar::Util::blessed($x) && $x->isa('HTTP::Response')
+          ? $x->headers->header('Set-Cookie')
+          : ($x->{header_list} || $x->{list})
+          ? map { lc $_->[0] eq 'set-cookie' ? $_->[1] : () }
+                @{ $x->{header_list} || $x->{list} }
+          : $x->{headers} ? $x->{headers}{'set-cookie'} : $x->{'set-cookie'};
+    my $name = COOKIE_NAME;
+    for (grep { defined } map { split /\n/ } @v) {
+        return $1 if /(?:^|[;,]\s*)\Q$name\E=([^;,\s]*)/;
+    }
+    return;
+}
+
+# ro_get($id, %endpoint_request options) -> (response, decoded state or
+# undef): a read-only GET ($id undef: no cookie).
+sub ro_get {
+    my ($id, %o) = @_;
+    my $r = send_request(endpoint_request('GET', readonly => 'true',
+                                          session => $id, %o));
+    my $st = $r->code == 200 ? eval { decode_state($r->content) } : undef;
+    return ($r, $st);
+}
+
+# stored_items($id, %ro_get options) -> the session's items as a read-only
+# GET sees them ([[key, value], ...]), or 'no state'.
+sub stored_items {
+    my (undef, $st) = ro_get(@_);
+    return $st ? $st->{items} : 'no state';
+}
+
+# put_state($id, $state_hash_or_bytes, %endpoint_request options) -> the
+# response of a PUT with that body (a hash is encoded with its flags
+# cleared, its id defaulting to $id).
+sub put_state {
+    my ($id, $st, %o) = @_;
+    my $body = ref $st ? encode_state(%$st, id => $st->{id} // $id, new => 0,
+                                      readonly => 0)
+                       : $st;
+    return send_request(endpoint_request('PUT', session => $id,
+                                         body => $body, %o));
+}
+
+# new_session(port => , items => { k => v }) -> a new session's ID, made by
+# a read-only GET with no cookie (its state and its Set-Cookie agree), and,
+# with items, committed by a writeable GET + PUT. Dies when that fails.
+sub new_session {
+    my %o = @_;
+    my ($res, $st) = ro_get(undef, port => $o{port});
+    my $id = $st && $st->{id};
+    die "RS::Test::new_session: no new session:\n" . $res->as_string
+        unless $id && $id =~ ID_RE && (sid_of($res) // '') eq $id;
+    return $id unless $o{items};
+    my $g = hold_get($id, port => $o{port}, timeout => 10);
+    $g->{state} or die "RS::Test::new_session: writeable GET gave no state: "
+                       . $g->describe . "\n";
+    my $put = put_state($id, { %{ $g->{state} }, items => $o{items} },
+                        port => $o{port});
+    $put->code == 200
+        or die "RS::Test::new_session: PUT: " . $put->as_string;
+    $g->finish(10)
+        or die "RS::Test::new_session: the writeable GET did not end\n";
+    return $id;
+}
+
+# open_stream($id, %opt) -> RS::Client: an endpoint request (a writeable GET
+# unless told otherwise) sent on a new connection, nothing read yet.
+# Options: port, key (default API_KEY; undef: none), readonly, method,
+# body, headers, path (another path and query than the endpoint's),
+# stream_body (1: a chunked request body, sent later with send_body).
+sub open_stream {
+    my ($id, %o) = @_;
+    my $method = $o{method} || 'GET';
+    my $c = RS::Client->new(port => $o{port});
+    my $ro = $o{readonly};
+    $ro = 'true' if defined $ro && $ro eq '1';
+    $c->send_request($method, $o{path} // ENDPOINT,
+                     key => exists $o{key} ? $o{key} : API_KEY, cookie => $id,
+                     headers => [ (defined $ro ? (READONLY_HEADER, $ro) : ()),
+                                  @{ $o{headers} || [] } ],
+                     chunked => $o{stream_body},
+                     body => $o{body} // ($method =~ /^(?:PUT|POST)$/i
+                                          && !$o{stream_body} ? '' : undef));
+    return $c;
+}
+
+# hold_get($id, %opt) -> RS::Client of a writeable GET ($id undef: a new
+# session) whose head was read and, when 200, its state and the newline
+# after it: {code} {headers} {state} {after} {raw} (the state's bytes) {id};
+# {error} when the state did not decode. The lock stays held until a PUT
+# or close. Options as open_stream, and timeout (default 5); strict => 1:
+# decode as hostile input (dec_state's checks).
+sub hold_get {
+    my ($id, %o) = @_;
+    my $c = open_stream($id, %o);
+    my $t = $o{timeout} || 5;
+    ($c->read_head($t) // 0) == 200 or return $c;
+    my $st = $c->read_state($t, 0, $o{strict} ? (utf8 => 1, max => 1_000_000,
+                                                 count_check => 1) : ());
+    if ($st) {
+        $c->{raw} = substr($c->{body}, 0, $st->{length});
+        $c->{id} = $st->{id};
+    }
+    elsif (($c->{state_error} // "truncated\n") ne "truncated\n") {
+        ($c->{error} = "undecodable state: $c->{state_error}") =~ s/\n\z//;
+    }
+    return $c;
+}
+
+# held_get(session => id|undef, port, timeout => 10) -> { conn (the
+# RS::Client), code, headers, reason, state, id, raw, t0, t_head }: hold_get
+# for the fault tests; conn's pieces start after the state and newline.
+sub held_get {
+    my %o = @_;
+    my $t0 = now();
+    my $c = hold_get($o{session}, port => $o{port}, timeout => $o{timeout} // 10);
+    $c->{taken} = length $c->{body} if $c->{state};
+    return { conn => $c, t0 => $t0, raw => $c->{body},
+             map { $_ => $c->{$_} } qw(code headers reason state id t_head) };
+}
+
+# read_state($port, $id, $client) -> (state or undef, request() answer): a
+# read-only GET over RS::Client (the given keep-alive one, or a new one),
+# the state decoded as hostile input (dec_state).
+sub read_state {
+    my ($port, $id, $c) = @_;
+    my $own = !$c;
+    $c ||= RS::Client->new(port => $port);
+    my $res = $c->request('GET', ENDPOINT, key => API_KEY, cookie => $id,
+                          headers => [READONLY_HEADER, 'true']);
+    $c->close if $own;
+    return (undef, $res) unless $res->{code} == 200;
+    my ($st) = dec_state($res->{body});
+    return ($st, $res);
+}
+
+# endpoint_cycle($port, $id, sub { my $state = shift; ...; return $new },
+# client => RS::Client, timeout, finish_timeout): writeable GET, the
+# callback turns the state into the state to PUT (a hash for encode_state,
+# or bytes), PUT, then waits for the GET to end. Returns { get => code,
+# put => code, put_reason, put_body, ended => 0/1, state, error }.
+sub endpoint_cycle {
+    my ($port, $id, $cb, %o) = @_;
+    my $hold = hold_get($id, port => $port, strict => 1,
+                        timeout => $o{timeout} || 30);
+    my %r = (get => $hold->{code} // 0);
+    unless ($r{get} == 200 && $hold->{state}) {
+        $r{error} = $hold->{error} // "GET answered $r{get}";
+        return \%r;
+    }
+    $r{state} = $hold->{state};
+    my $new = $cb->($hold->{state});
+    my $c = $o{client} || RS::Client->new(port => $port);
+    my $res = $c->request('PUT', ENDPOINT, key => API_KEY,
+                          cookie => sid_of($hold) // $id,
+                          body => ref $new ? encode_state($new) : $new,
+                          timeout => $o{timeout});
+    $c->close unless $o{client};
+    @r{qw(put put_reason put_body)} = @$res{qw(code reason body)};
+    $r{ended} = ($hold->finish($o{finish_timeout} // 10) // '') eq 'end' ? 1 : 0;
+    return \%r;
+}
+
+# raw_put($id, $bytes, port, timeout) -> (code, reason, body, headers) of
+# a PUT over a fresh connection (Connection: close).
+sub raw_put {
+    my ($id, $bytes, %o) = @_;
+    my ($code, $h, $reason, $body) = raw_request('PUT', ENDPOINT, %o,
+        headers => [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id"],
+        body => $bytes);
+    return ($code, $reason, $body, $h);
+}
+
+# readonly_get($id, port, path, headers, timeout) -> (code, state or undef,
+# headers, body) of a read-only GET over a fresh connection.
+sub readonly_get {
+    my ($id, %o) = @_;
+    my ($code, $h, undef, $body) = raw_request('GET', $o{path} // ENDPOINT,
+        %o, headers => [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
+                        READONLY_HEADER, 'true', @{ $o{headers} || [] }]);
+    my $st = ($code // 0) == 200 ? eval { decode_state($body, 1) } : undef;
+    return ($code, $st, $h, $body);
+}
+
+# raw_request($method, $path, headers => [...], body => ..., port => ...,
+# timeout => s) -> (code, headers, reason, body), or () with $@ set to why,
+# over a fresh connection (Connection: close).
+sub raw_request {
+    my ($method, $path, %o) = @_;
+    my $c = eval { RS::Client->new(port => $o{port}) } or return;
+    $c->send_request($method, $path,
+                     [@{ $o{headers} || [] }, Connection => 'close'], $o{body});
+    my @r = $c->response($o{timeout} // 10);
+    $@ = $c->{why} // '' unless @r;
+    $c->close;
+    return @r;
 }
 
 # ---------------------------------------------------------------------------
