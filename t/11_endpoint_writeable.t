@@ -19,13 +19,6 @@ need_workers(3);
 plan tests => 1 + 11 + 9 + 3 + 7 + 4 + 7 + 6 + 7;
 
 
-# Error log lines since $mark about session $id with one of the codes.
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 # --- memcached answers meta commands (the TTL check below needs them) -------
 {

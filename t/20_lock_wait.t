@@ -17,15 +17,6 @@ need_workers(3);
 
 plan tests => 66;
 
-# Error log lines since $mark about session $id with one of the codes:
-# RS00025 (a lock taken over after the lease), RS00026 (a lock not
-# obtained within RemoteSessionLockTimeout).
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 my $id = new_session();
 ok($id, "a new session: $id");

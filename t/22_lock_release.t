@@ -25,13 +25,6 @@ need_workers(3);
 
 plan tests => 41;
 
-# Error log lines since $mark about session $id with one of the codes.
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 # How long the suite waits for something the server does at once: well
 # past the point where a lease takeover (LOCK_LEASE) or a lock timeout

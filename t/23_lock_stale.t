@@ -23,13 +23,6 @@ need_workers(2);
 
 plan tests => 72;
 
-# Error log lines since $mark about session $id with one of the codes.
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 sub plant {
     my ($id, %r) = @_;

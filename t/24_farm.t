@@ -19,14 +19,6 @@ need_workers(4);
 
 plan tests => 30;
 
-# Error log lines of the suite's server since $mark about session $id with
-# one of the codes.
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 my (undef, $p1) = split /:/, Apache::TestRequest::hostport();
 my $h2 = eval { start_httpd(cgi => 1) };

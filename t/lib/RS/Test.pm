@@ -72,7 +72,7 @@ our @EXPORT_OK = (qw(
     read_state endpoint_cycle raw_put readonly_get raw_request
     mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_keys_added
     mc_flush_all
-    free_port t_dir error_log_since
+    free_port t_dir error_log_since logged
     server_mpm need_workers mc_meta_ttl mc_meta_probe mc_ttl
     mc_stats
 ), @RS::Codec::EXPORT_OK, @RS::Httpd::EXPORT_OK,
@@ -590,6 +590,15 @@ sub error_log_since {
     seek $fh, $offset, 0;
     local $/;
     return <$fh> // '';
+}
+
+# logged($mark, $id, @codes) -> the error log lines since $mark about
+# session $id with one of the message codes (RS00025, ...).
+sub logged {
+    my ($mark, $id, @codes) = @_;
+    my $codes = join '|', @codes;
+    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
+           split /\n/, error_log_since($mark);
 }
 
 1;
