@@ -92,7 +92,7 @@ sub send_raw {
 sub build {
     my ($self, $method, $path, %o) = @_;
     my @h = @{ $o{headers} || [] };
-    my %seen = map { lc $h[2 * $_] => 1 } 0 .. $#h / 2;
+    my %seen = map { lc $h[2 * $_] => 1 } 0 .. @h / 2 - 1;
     my $head = "$method $path HTTP/1.1\r\n";
     $head .= "Host: 127.0.0.1:$self->{port}\r\n"
         unless $seen{host} || (defined $o{host} && !$o{host});
@@ -151,6 +151,7 @@ sub _fill {
     return 0 unless IO::Select->new($self->{sock})
                       ->can_read($timeout < 0 ? 0 : $timeout);
     my $n = sysread($self->{sock}, $self->{in}, 65536, length $self->{in});
+    return 0 if !defined $n && ($!{EINTR} || $!{EAGAIN});
     if (!$n) {
         $self->{eof} = 1;
         $self->{t_eof} = _now();

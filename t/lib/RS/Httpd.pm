@@ -276,8 +276,8 @@ sub stop_httpd {
         waitpid($pid, 0);
     }
     my $status = $? >> 8;
-    for my $k (@kids) {
-        kill KILL => $k if index(slurp("/proc/$k/cmdline"), $h->{conf} // "\0") >= 0;
+    for my $k ($h->{conf} ? @kids : ()) {
+        kill KILL => $k if index(slurp("/proc/$k/cmdline"), $h->{conf}) >= 0;
     }
     return $status;
 }

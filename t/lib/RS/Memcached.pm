@@ -237,6 +237,14 @@ sub start {
     die "RS::Memcached: $last; $log says:\n" . _log_tail($log);
 }
 
+# Returns once nothing answers on $port (5 s at most).
+sub _wait_silent {
+    my $port = shift or return;
+    my $deadline = Time::HiRes::time() + 5;
+    Time::HiRes::sleep(0.02)
+        while defined version($port, 1) && Time::HiRes::time() < $deadline;
+}
+
 sub _signal_and_wait {
     my ($pid, $sig, $timeout) = @_;
     kill $sig, $pid;
@@ -265,12 +273,7 @@ sub _end {
             || _signal_and_wait($pid, 'KILL', 5);
     }
     # nothing listens there any more (a zombie's sockets are closed already)
-    if ($port) {
-        my $deadline = Time::HiRes::time() + 5;
-        Time::HiRes::sleep(0.02)
-            while defined version($port, 1)
-               && Time::HiRes::time() < $deadline;
-    }
+    _wait_silent($port);
     my ($file_pid) = _read_pidfile();
     unlink pidfile() if $file_pid && $file_pid == $pid;
     return $stopped;
@@ -317,19 +320,8 @@ sub stop_memcached {
     my ($m, $sig) = @_;
     local $?;
     my $pid = delete $m->{pid} or return;
-    kill($sig || 'TERM', $pid);
-    my $deadline = Time::HiRes::time() + 5;
-    until (waitpid($pid, POSIX::WNOHANG()) == $pid) {
-        if (Time::HiRes::time() > $deadline) {
-            kill KILL => $pid;
-            waitpid($pid, 0);
-            last;
-        }
-        Time::HiRes::sleep(0.01);
-    }
-    $deadline = Time::HiRes::time() + 5;
-    Time::HiRes::sleep(0.01)
-        while defined version($m->{port}, 1) && Time::HiRes::time() < $deadline;
+    _signal_and_wait($pid, $sig || 'TERM', 5) || _signal_and_wait($pid, 'KILL', 5);
+    _wait_silent($m->{port});
 }
 
 # The suite's memcached: running again on its port (a test that killed it

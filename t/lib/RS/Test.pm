@@ -213,7 +213,7 @@ sub sid_of {
                 @{ $x->{header_list} || $x->{list} }
           : $x->{headers} ? $x->{headers}{'set-cookie'} : $x->{'set-cookie'};
     my $name = COOKIE_NAME;
-    for (grep { defined } map { split /\n/ } @v) {
+    for (map { split /\n/ } grep { defined } @v) {
         return $1 if /(?:^|[;,]\s*)\Q$name\E=([^;,\s]*)/;
     }
     return;
@@ -373,9 +373,14 @@ sub endpoint_cycle {
 sub raw_put {
     my ($id, $bytes, %o) = @_;
     my ($code, $h, $reason, $body) = raw_request('PUT', ENDPOINT, %o,
-        headers => [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id"],
+        headers => [_key_cookie($id)],
         body => $bytes);
     return ($code, $reason, $body, $h);
+}
+
+sub _key_cookie {
+    return (KEY_HEADER, API_KEY,
+            defined $_[0] ? (Cookie => COOKIE_NAME . "=$_[0]") : ());
 }
 
 # readonly_get($id, port, path, headers, timeout) -> (code, state or undef,
@@ -383,8 +388,8 @@ sub raw_put {
 sub readonly_get {
     my ($id, %o) = @_;
     my ($code, $h, undef, $body) = raw_request('GET', $o{path} // ENDPOINT,
-        %o, headers => [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
-                        READONLY_HEADER, 'true', @{ $o{headers} || [] }]);
+        %o, headers => [_key_cookie($id), READONLY_HEADER, 'true',
+                        @{ $o{headers} || [] }]);
     my $st = ($code // 0) == 200 ? eval { decode_state($body, 1) } : undef;
     return ($code, $st, $h, $body);
 }
