@@ -4,8 +4,8 @@ package RS::Codec;
 # (PROTOCOL.md, docs/DESIGN.md), not from the module's C code, so the tests
 # check the module against the protocol rather than against itself:
 #   - the session state, version 1 (.NET BinaryWriter encoding):
-#     enc7/enc_str, encode_state, decode_state (and its forms
-#     decode_state_prefix, dec_state), item_of/items_of, state_dump
+#     enc7/enc_str, encode_state, decode_state (and dec_state, its form
+#     for hostile input), item_of/items_of, state_dump
 #   - the memcached record (header + state): pack_record, unpack_record,
 #     read_record/mc_record/wait_record, the LOCK_* and KIND_* values
 #
@@ -26,7 +26,7 @@ use Exporter 'import';
 use Time::HiRes ();
 
 our @EXPORT_OK = qw(
-    enc7 enc_str encode_state decode_state decode_state_prefix dec_state
+    enc7 enc_str encode_state decode_state dec_state
     utf8_valid item_of items_of state_dump hexdump ID_RE
     LOCK_FREE LOCK_HELD LOCK_COMMITTED LOCK_GONE
     KIND_NONE KIND_ENDPOINT KIND_EXCLUSIVE
@@ -170,15 +170,6 @@ sub decode_state {
     die sprintf("%d trailing bytes after the state\n", $n - $p)
         if !$allow_trailing && $p != $n;
     return \%st;
-}
-
-# decode_state_prefix($bytes) -> ($state, $bytes_used), or () when $bytes
-# is a proper prefix of a state (more is needed); dies when malformed.
-sub decode_state_prefix {
-    my $st = eval { decode_state($_[0], 1) };
-    return ($st, $st->{length}) if $st;
-    return if $@ eq "truncated\n";
-    die "RS::Codec: $@";
 }
 
 # dec_state($bytes, %opt) -> ($state, undef) or (undef, $error), for hostile

@@ -6,7 +6,7 @@ package RS::Httpd;
 # (setsid: prefork's parent signals its whole group when it stops, which
 # must not reach the test, prove or make), and is stopped by its pid only.
 # Loopback only. Also the /proc views of such a server: httpd_children,
-# children_rss_kb, access_log, log_crashes; and graceful().
+# children_rss_kb, log_crashes; and graceful().
 #
 # Loaded by RS::Test, which re-exports it.
 
@@ -23,7 +23,7 @@ use Time::HiRes ();
 
 our @EXPORT_OK = qw(
     start_httpd stop_httpd spawn_httpd httpd_children children_rss_kb rss_kb
-    access_log graceful log_crashes slurp
+    graceful log_crashes slurp
 );
 
 sub slurp {
@@ -78,9 +78,9 @@ sub _suite_modules {
     return map { [$_, $load{$_}] } grep { $load{$_} } @order;
 }
 
-# start_httpd(%opt) -> { pid, port, dir, conf, error_log, access_log, url,
-# httpd }. Writes a config, starts httpd and returns once it answers HTTP
-# on 127.0.0.1:port; dies (with its logs) when it does not. Options:
+# start_httpd(%opt) -> { pid, port, dir, conf, error_log, url, httpd }.
+# Writes a config, starts httpd and returns once it answers HTTP on
+# 127.0.0.1:port; dies (with its logs) when it does not. Options:
 #   name      => a word for its directory t/logs/<name>-<port> (default
 #                'httpd2');  dir => that directory instead
 #   port      => (default: a free one)
@@ -161,10 +161,6 @@ EOC
 <IfModule cgid_module>
     ScriptSock "$dir/cgisock"
 </IfModule>
-<IfModule log_config_module>
-    LogFormat "%P %m %U %>s" rs
-    CustomLog "$dir/access_log" rs
-</IfModule>
 DocumentRoot "$t/htdocs"
 <Directory />
     AllowOverride None
@@ -203,7 +199,6 @@ EOC
 
     my $h = { pid => spawn_httpd($httpd, $conf), port => $port, dir => $dir,
               conf => $conf, error_log => "$dir/error_log", httpd => $httpd,
-              access_log => "$dir/access_log",
               url => "http://127.0.0.1:$port" };
     my $deadline = Time::HiRes::time() + ($o{timeout} || 30);
     while (Time::HiRes::time() < $deadline) {
@@ -310,13 +305,6 @@ sub children_rss_kb {
     my $sum = 0;
     $sum += $_ for values %rss;
     return ($sum, \%rss);
-}
-
-# access_log($h) -> ([pid, method, path, status], ...) of the requests it
-# has logged so far.
-sub access_log {
-    return map { [split ' ', $_, 4] } grep { /\S/ } split /\n/,
-        slurp($_[0]{access_log});
 }
 
 # graceful($h, $how = 'graceful') -> exit status of

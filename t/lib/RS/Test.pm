@@ -2,15 +2,19 @@ package RS::Test;
 
 # The helpers of the t/*.t tests of mod_remote_session, one module per job,
 # all re-exported here so that a test says `use RS::Test qw(...)`:
-#   - RS::Test itself: the API key and header names the suite's config
-#     uses; endpoint_request()/send_request() (HTTP::Request through
-#     Apache::Test's agent); suite_port, vhost_port;
-#     mc_*: the suite's memcached over the text protocol; the error log;
-#     server_mpm()/need_workers(): the suite's server's capacity
+#   - RS::Test itself: the suite's server -- the API key and header names
+#     its config uses, suite_port/vhost_port, server_mpm()/need_workers()
+#     (its capacity), endpoint_request()/send_request() (HTTP::Request
+#     through Apache::Test's agent), the endpoint's requests (ro_get,
+#     put_state, new_session, hold_get, open_stream, held_get, raw_put,
+#     readonly_get, raw_request, read_state, endpoint_cycle, sid_of), its
+#     memcached over the text protocol (mc_*), its error log (logged)
 #   - RS::Codec: the binary session state and the memcached record
 #   - RS::Client: the raw HTTP/1.1 client class (RS::Client->new)
 #   - RS::Httpd: every other httpd a test starts (start_httpd/stop_httpd)
 #   - RS::Memcached: every memcached (the suite's, and start_memcached)
+# RS::Require adds the SessionRequire pages' helpers, RS::H2 the HTTP/2
+# client, RS::NoSkip the skip log (t/run-suite.sh loads it).
 #
 #   use lib 't/lib';            # Apache::Test runs tests from the top dir
 #   use RS::Test qw(:all);
@@ -66,20 +70,17 @@ use constant MSG_DESER       => 'Failed to deserialize session state';
 our @EXPORT_OK = (qw(
     API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
     LOCK_TIMEOUT LOCK_LEASE
-    api_key endpoint_url endpoint_request send_request
+    endpoint_url endpoint_request send_request
     suite_port vhost_port MSG_DESER now timed sid_of
     ro_get stored_items put_state new_session open_stream hold_get held_get
     read_state endpoint_cycle raw_put readonly_get raw_request
-    mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_keys_added
-    mc_flush_all
+    mc_port mc_command mc_get mc_set mc_delete mc_keys mc_keys_added
     free_port t_dir error_log_since logged
     server_mpm need_workers mc_meta_ttl mc_meta_probe mc_ttl
     mc_stats
 ), @RS::Codec::EXPORT_OK, @RS::Httpd::EXPORT_OK,
     @RS::Memcached::EXPORT_OK);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
-
-sub api_key { API_KEY }
 
 sub t_dir { RS::Memcached::t_dir() }
 
@@ -488,9 +489,6 @@ sub mc_get {
     return wantarray ? ($data, $flags) : $data;
 }
 
-# mc_gets($key) -> (value, flags, cas), or () when absent.
-sub mc_gets { return _mc_retrieve('gets', @_) }
-
 # mc_set($key, $value, $exptime = 0, $flags = 0) -> true when STORED.
 sub mc_set {
     my ($key, $value, $exptime, $flags, $port) = @_;
@@ -506,7 +504,6 @@ sub mc_delete {
     return mc_command('delete ' . _mc_key($key), $port) eq 'DELETED';
 }
 
-# mc_flush_all() -> true on OK: every item is gone.
 # mc_meta_ttl($key) -> ($seconds, answer): the item's remaining lifetime
 # as memcached's meta get reports it; $seconds undef unless the answer is
 # "HD ... t<n>" (EN: the item is missing; anything else: no meta commands,
@@ -536,8 +533,6 @@ sub mc_meta_probe {
     mc_delete($probe);
     return @r;
 }
-
-sub mc_flush_all { return mc_command('flush_all', $_[0]) eq 'OK' }
 
 # mc_keys() -> the keys memcached holds now (lru_crawler metadump), sorted;
 # with $prefix, only those starting with it. memcached answers BUSY while
