@@ -201,8 +201,8 @@ sub timed {
     return (now() - $t0, @r);
 }
 
-# sid_of($x) -> the session ID a Set-Cookie of $x sets (the first), or
-# undef. $x: an HTTP::Response, an RS::Client or request() answer, a hash
+# sid_of($x) -> the value of the first session cookie a Set-Cookie of $x
+# sets (up to its first ';'), or undef. $x: an HTTP::Response, an RS::Client or request() answer, a hash
 # of lower-case headers, or a Set-Cookie value.
 sub sid_of {
     my $x = shift // return;
@@ -215,7 +215,7 @@ sub sid_of {
           : $x->{headers} ? $x->{headers}{'set-cookie'} : $x->{'set-cookie'};
     my $name = COOKIE_NAME;
     for (map { split /\n/ } grep { defined } @v) {
-        return $1 if /(?:^|[;,]\s*)\Q$name\E=([^;,\s]*)/;
+        return $1 if /(?:^|,\s*)\Q$name\E=([^;]*)/;
     }
     return;
 }
