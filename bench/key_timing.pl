@@ -17,7 +17,8 @@ use strict;
 use warnings;
 use FindBin ();
 use lib "$FindBin::Bin/../t/lib";
-use RS::Hostile qw(:all);
+use RS::Test qw(start_httpd stop_httpd start_memcached stop_memcached
+                API_KEY KEY_HEADER ENDPOINT);
 use Time::HiRes ();
 use File::Spec ();
 
@@ -27,24 +28,26 @@ my $dir = "/tmp/rs-bench-key-$$";
 my ($mc, $h);
 $SIG{INT} = $SIG{TERM} = sub { exit 1 };
 END {
-    stop_own_httpd($h) if $h;
+    stop_httpd($h) if $h;
     stop_memcached($mc) if $mc;
     system('rm', '-rf', $dir) if -d $dir;
 }
 $mc = start_memcached();
-$h = own_httpd(mpm => 'event', dir => $dir,
-               module => "$root/mod_remote_session.so",
-               memcached_port => $mc->{port}, log_level => 'warn',
-               mpm_conf => "StartServers 1\nServerLimit 1\nThreadsPerChild 8\n"
-                         . "MaxRequestWorkers 8\nMinSpareThreads 1\n"
-                         . "MaxSpareThreads 8\n");
+$h = start_httpd(mpm => 'event', modules => [qw(authz_core alias mime)],
+                 suite_lock => 0,
+                 config => "KeepAlive On\nMaxKeepAliveRequests 0\nTimeout 60",
+                 dir => $dir,
+                 memcached_port => $mc->{port}, log_level => 'warn',
+                 mpm_conf => "StartServers 1\nServerLimit 1\nThreadsPerChild 8\n"
+                           . "MaxRequestWorkers 8\nMinSpareThreads 1\n"
+                           . "MaxSpareThreads 8\n");
 my $K = API_KEY;
 my %keys = (
     'first byte wrong' => ($K =~ s/^3/4/r),
     'last byte wrong'  => ($K =~ s/1$/2/r),
     'wrong length'     => substr($K, 0, 35),
 );
-my $c = RS::Hostile::Client->new($h->{port});
+my $c = RS::Client->new(port => $h->{port});
 my %raw = map { $_ => $c->build('GET', ENDPOINT,
                                 headers => [KEY_HEADER, $keys{$_}]) } keys %keys;
 # warm up

@@ -4,7 +4,9 @@ use strict;
 use warnings;
 use FindBin ();
 use lib "$FindBin::Bin/../t/lib";
-use RS::Hostile qw(:all);
+use RS::Test qw(start_httpd stop_httpd start_memcached stop_memcached
+                httpd_children rss_kb log_crashes slurp item_of
+                API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME new_session endpoint_cycle);
 use File::Spec ();
 use POSIX ();
 use Time::HiRes ();
@@ -17,7 +19,7 @@ my $owner = $$;
 $SIG{INT} = $SIG{TERM} = sub { exit 1 };
 END {
     if ($$ == $owner) {
-        stop_own_httpd($h) if $h;
+        stop_httpd($h) if $h;
         stop_memcached($mc) if $mc;
         system('rm', '-rf', $dir) if -d $dir && !$ENV{RS_KEEP};
     }
@@ -30,11 +32,13 @@ system('cp', "$root/t/cgi-bin/hostile_counter.cgi", $cgi) == 0 or die;
 chmod 0755, $dir, $cgi, "$cgi/hostile_counter.cgi";
 
 $mc = start_memcached(mb => 256);
-$h = own_httpd(mpm => 'event', dir => "$dir/httpd",
-               module => "$root/mod_remote_session.so",
-               memcached_port => $mc->{port}, cgi_dir => $cgi,
-               log_level => 'warn',
-               mpm_conf => <<'MPM');
+$h = start_httpd(mpm => 'event', modules => [qw(authz_core alias mime)],
+                 suite_lock => 0, cgi => 1,
+                 config => "KeepAlive On\nMaxKeepAliveRequests 0\nTimeout 60",
+                 dir => "$dir/httpd",
+                 memcached_port => $mc->{port}, cgi_dir => $cgi,
+                 log_level => 'warn',
+                 mpm_conf => <<'MPM');
 StartServers 1
 ServerLimit 1
 ThreadsPerChild 32
@@ -48,15 +52,15 @@ my $port = $h->{port};
 # the one worker child (the cgid daemon is a child too, single-threaded)
 sub worker {
     my @w = grep { (slurp("/proc/$_/status") =~ /^Threads:\s+(\d+)/m)[0] > 1 }
-            children_of($h->{pid});
+            httpd_children($h->{pid});
     die "expected one worker child, found: @w\n" unless @w == 1;
     return $w[0];
 }
 
 my $url = "http://127.0.0.1:$port";
-my @ro_sessions = map { new_session($port) } 1 .. 4;
-my @rw_sessions = map { new_session($port) } 1 .. 4;
-my @sr_sessions = map { new_session($port) } 1 .. 4;
+my @ro_sessions = map { new_session(port => $port) } 1 .. 4;
+my @rw_sessions = map { new_session(port => $port) } 1 .. 4;
+my @sr_sessions = map { new_session(port => $port) } 1 .. 4;
 my $done = 0;
 my $non2xx = 0;
 
@@ -89,12 +93,12 @@ sub cycles {
         next unless $m;
         my $pid = fork // die "fork: $!\n";
         if (!$pid) {
-            my $c = RS::Hostile::Client->new($port);
+            my $c = RS::Client->new(port => $port);
             my $bad = 0;
             for my $i (1 .. $m) {
                 my $r = endpoint_cycle($port, $rw_sessions[$k], sub {
                     my $st = shift;
-                    my $v = state_item($st, 'n') // 0;
+                    my $v = item_of($st, 'n') // 0;
                     return +{ %$st, items => [['n', $v + 1],
                                               ['blob', '"' . ('x' x (100 + $i % 400)) . '"']] };
                 }, client => $c);
@@ -116,7 +120,7 @@ sub cycles {
 # requests, 4 sessions in parallel), 100 SessionRequire On requests (4
 # sessions in parallel, each serialized by its lock)
 my $KH = "-H '" . KEY_HEADER . ': ' . API_KEY . "'";
-my $RH = "-H '" . RO_HEADER . ": true'";
+my $RH = "-H '" . READONLY_HEADER . ": true'";
 my $batch = 0;
 sub batch {
     my $ro = $ro_sessions[$batch % 4];
@@ -149,7 +153,7 @@ printf "RSS growth: %+d kB over %d requests (%.0f s); non-2xx answers or "
     Time::HiRes::time() - $t0, $non2xx;
 # stopped first, so that a crash at child exit shows too
 my $log = $h->{error_log};
-stop_own_httpd($h);
+stop_httpd($h);
 undef $h;
 my @crash = log_crashes(slurp($log));
 print "error_log (after the stop): ",

@@ -13,7 +13,7 @@ use File::Spec ();
 use File::Temp ();
 use POSIX ();
 use Time::HiRes ();
-use RS::Test qw(API_KEY ENDPOINT free_port t_dir);
+use RS::Test qw(API_KEY ENDPOINT free_port t_dir spawn_httpd stop_httpd slurp);
 
 my $vars   = Apache::Test::vars();
 my $httpd  = $vars->{httpd};
@@ -123,50 +123,25 @@ sub config_test {
     return ($? >> 8, $out);
 }
 
-# Starts httpd in the foreground (our child, so stoppable by its pid) and
-# waits up to $timeout s for it to exit: (exit status or undef if it kept
-# running, stderr + error log).
+# Starts httpd in the foreground (RS::Httpd::spawn_httpd: our child, in its
+# own process group) and waits up to $timeout s for it to exit: (exit status
+# or undef if it kept running -- then it is stopped --, stderr + error log).
 sub start_foreground {
     my ($conf, $timeout) = @_;
-    (my $dir = $conf) =~ s{/[^/]+\z}{};
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        POSIX::setsid();    # prefork signals its whole process group
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', "$dir/stderr.log";
-        open STDERR, '>&', \*STDOUT;
-        { no warnings 'exec'; exec $httpd, '-d', $dir, '-f', $conf,
-                                   '-DFOREGROUND'; }
-        POSIX::_exit(127);
-    }
+    my $h = { pid => spawn_httpd($httpd, $conf), conf => $conf };
     my $status;
     my $deadline = Time::HiRes::time() + $timeout;
     while (Time::HiRes::time() < $deadline) {
-        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+        if (waitpid($h->{pid}, POSIX::WNOHANG()) == $h->{pid}) {
             $status = $? >> 8;
+            delete $h->{pid};
             last;
         }
         Time::HiRes::sleep(0.05);
     }
-    unless (defined $status) {    # it started: stop it
-        kill TERM => $pid;
-        my $stop = Time::HiRes::time() + 10;
-        until (waitpid($pid, POSIX::WNOHANG()) == $pid) {
-            if (Time::HiRes::time() > $stop) {
-                kill KILL => $pid;
-                waitpid($pid, 0);
-                last;
-            }
-            Time::HiRes::sleep(0.05);
-        }
-    }
-    my $out = '';
-    for my $f ("$dir/stderr.log", "$dir/error_log") {
-        open my $fh, '<', $f or next;
-        local $/;
-        $out .= <$fh> // '';
-    }
-    return ($status, $out);
+    stop_httpd($h, 10);    # when it started
+    (my $dir = $conf) =~ s{/[^/]+\z}{};
+    return ($status, slurp("$dir/stderr.log") . slurp("$dir/error_log"));
 }
 
 my ($sr_rc, $sr_out) = config_test(write_conf($store, $key, $endpoint,

@@ -12,8 +12,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
-use RS::Wire ();
 use Time::HiRes ();
 
 my @ro_true  = ('true', 'True', 'TRUE', ' true ', 'tRuE');
@@ -104,17 +102,17 @@ ok($st && !$st->{new}, '... and the session is not new');
 {
     my $holder = hold_get($id);
     is($holder->{code}, 200, 'a writeable GET holds the session');
-    my $held = RS::Wire::read_record($id);
+    my $held = read_record($id);
     my $mark = error_log_since();
     my $t0 = Time::HiRes::time();
     my ($r, $st) = ro_get($id);
     my $took = Time::HiRes::time() - $t0;
-    my $rec = RS::Wire::read_record($id);
+    my $rec = read_record($id);
     my @waits = grep { /\bRS0002[56]\b/ && /\Q$id\E/ }
                 split /\n/, error_log_since($mark);
     is($st && $st->{id}, $id, 'read-only GET while the lock is held: the state');
-    ok($held && $rec && $held->{lock} == RS::Wire::LOCK_HELD
-           && $rec->{lock} == RS::Wire::LOCK_HELD
+    ok($held && $rec && $held->{lock} == LOCK_HELD
+           && $rec->{lock} == LOCK_HELD
            && $rec->{owner} eq $held->{owner}
            && !$holder->read_body(0.1) && !$holder->{eof} && !@waits,
        sprintf('... answered while the writer still held the lock (same '
@@ -127,8 +125,8 @@ ok($st && !$st->{new}, '... and the session is not new');
 
 # --- the read-only header: .NET bool.TryParse --------------------------------
 for my $v (@ro_true) {
-    my $c = RS::Proto::Conn->new;
-    $c->request('GET', ENDPOINT, headers => [
+    my $c = RS::Client->new;
+    $c->send_request('GET', ENDPOINT, headers => [
         KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
         READONLY_HEADER, $v, Connection => 'close']);
     $c->response(5);

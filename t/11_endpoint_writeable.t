@@ -11,7 +11,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use Time::HiRes ();
 
 # writer A holding, writer B waiting and A's PUT, all at once
@@ -20,13 +19,6 @@ need_workers(3);
 plan tests => 1 + 11 + 9 + 3 + 7 + 4 + 7 + 6 + 7;
 
 
-# Error log lines since $mark about session $id with one of the codes.
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 # --- memcached answers meta commands (the TTL check below needs them) -------
 {
@@ -52,7 +44,7 @@ my @items = (
 # is never stored: t/18_endpoint_interop.t)
 
 # --- writeable GET: the state at once, then heartbeats -----------------------
-my $id = new_session_id();
+my $id = new_session();
 my $t0 = Time::HiRes::time();
 my $g = hold_get($id);
 diag(sprintf 'writeable GET: state and newline after %.3f s',
@@ -210,8 +202,8 @@ is_deeply($rst && $rst->{items}, [[ 'n', '1' ]], 'the item is stored');
 my $a = hold_get($nid);
 is($a->{code}, 200, 'writer A holds the session');
 $mark = error_log_since();
-my $b = RS::Proto::Conn->new;
-$b->request('GET', ENDPOINT, headers => [KEY_HEADER, API_KEY,
+my $b = RS::Client->new;
+$b->send_request('GET', ENDPOINT, headers => [KEY_HEADER, API_KEY,
                                          Cookie => COOKIE_NAME . "=$nid"]);
 ok(!defined $b->read_head(0.4),
    'writer B gets no answer while A holds the lock');

@@ -11,7 +11,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use Time::HiRes ();
 
 use constant NO_ID       => 'No session ID found';
@@ -19,8 +18,8 @@ use constant NOT_FOUND   => 'Could not find session';
 use constant DESERIALIZE => 'Failed to deserialize session state';
 use constant ALREADY     => 'Session has already been updated';
 
-my $id = new_session_id();
-my $other = new_session_id();
+my $id = new_session();
+my $other = new_session();
 my @setup = ([ 'a', '1' ], [ 'b', '"two"' ]);
 my $good = sub {
     my ($sid, @items) = @_;
@@ -85,11 +84,6 @@ sub logged_once {
         or diag(@lines ? join("\n", @lines) : 'nothing logged');
 }
 
-sub items_of {
-    my ($sid, %o) = @_;
-    my (undef, $st) = ro_get($sid, %o);
-    return $st ? $st->{items} : 'no state';
-}
 
 # --- commit the setup state --------------------------------------------------
 {
@@ -113,13 +107,13 @@ refused(sub { send_request(endpoint_request('PUT', body => $valid,
     send_request(endpoint_request('PUT', body => $valid));
     is_deeply([mc_keys_added('remote-session:', @k)], [],
               'PUT without a cookie creates no session');
-    is_deeply(items_of($id), \@setup, '... and changes no session');
+    is_deeply(stored_items($id), \@setup, '... and changes no session');
 }
 
 # --- no writeable GET holds the session --------------------------------------
 refused(sub { put_state($id, $valid) }, 400, NOT_FOUND,
         'PUT while no writeable GET holds the session', $id);
-is_deeply(items_of($id), \@setup, '... the state is unchanged');
+is_deeply(stored_items($id), \@setup, '... the state is unchanged');
 my $unknown = 'abcdefghijklmnopqrstuvwx';
 mc_delete("remote-session:$unknown");
 refused(sub { put_state($unknown, $good->($unknown, [ 'c', '3' ])) }, 400,
@@ -144,13 +138,13 @@ for my $case (@malformed) {
             $id);
 }
 ok(!$g->read_body(0.1), 'after the refused PUTs the GET is still held open');
-is_deeply(items_of($id), \@setup, 'after the refused PUTs: state unchanged');
-is_deeply(items_of($other), [], '... the other session is untouched too');
+is_deeply(stored_items($id), \@setup, 'after the refused PUTs: state unchanged');
+is_deeply(stored_items($other), [], '... the other session is untouched too');
 my $r = put_state($id, $valid);
 is($r->code, 200, 'a correct PUT then commits') or diag($r->as_string);
 ok($g->read_body(3), '... and the held GET completes');
 $g->close;    # a finished response kept alive would hold a prefork child
-is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
+is_deeply(stored_items($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
 
 # --- a second PUT on a committed lock ----------------------------------------
 # PUT 1 and PUT 2 go pipelined on one connection, so PUT 2 is read right
@@ -166,7 +160,7 @@ is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
         my $g = hold_get($id);
         my $b1 = $good->($id, [ 'v', "\"one-$try\"" ]);
         my $b2 = $good->($id, [ 'v', "\"two-$try\"" ]);
-        my $c = RS::Proto::Conn->new;
+        my $c = RS::Client->new;
         my $req = sub {
             my $b = shift;
             return 'PUT ' . ENDPOINT . " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -189,7 +183,7 @@ is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
         $g->close;
         if ($c->{code} == 400 && $c->{reason} eq ALREADY) {
             $already = { %$c };
-            $already->{items} = items_of($id);
+            $already->{items} = stored_items($id);
             $already->{try} = $try;
             $already->{log_from} = $from;
         }
@@ -216,7 +210,7 @@ is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
 # --- 413 above RemoteSessionMaxSize (vhost rs_small: 1000 bytes) -------------
 {
     my $port = vhost_port('rs_small');
-    my $sid = new_session_id(port => $port);
+    my $sid = new_session(port => $port);
     my $sized = sub {    # a valid state of exactly $n bytes
         my $n = shift;
         my $base = length $good->($sid, [ 'big', '""' ]);
@@ -237,12 +231,12 @@ is_deeply(items_of($id), [[ 'c', '3' ]], '... with the correct PUT\'s state');
     is($r->code, 413, 'PUT of 1001 bytes with RemoteSessionMaxSize 1000: 413');
     logged_once($from, 'PUT of 1001 bytes', $sid);
     ok(!$g->read_body(0.1), '... the GET is still held open');
-    is_deeply(items_of($sid, port => $port), [], '... the state is unchanged');
+    is_deeply(stored_items($sid, port => $port), [], '... the state is unchanged');
     $r = put_state($sid, $b1000, port => $port);
     is($r->code, 200, 'PUT of exactly 1000 bytes: 200') or diag($r->as_string);
     ok($g->read_body(3), '... the held GET completes');
     $g->close;
-    my $items = items_of($sid, port => $port);
+    my $items = stored_items($sid, port => $port);
     is_deeply($items, decode_state($b1000)->{items},
               '... and the large value is stored');
 

@@ -18,7 +18,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use JSON::PP ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use RS::H2 qw(have_h2 h2_open h2_finish);
 use Time::HiRes ();
 
@@ -28,13 +27,9 @@ plan tests => 13 + 8 + 7 + 12 + 5;
 my $json = JSON::PP->new;
 my $cookie_re = qr/\AASP\.NET_SessionId=([a-z0-5]{24}); path=\/; HttpOnly; SameSite=Lax\z/;
 
-sub items_of {
-    my (undef, $st) = ro_get(shift);
-    return $st ? $st->{items} : 'no state';
-}
 
 # a session with a committed item
-my $id = new_session_id();
+my $id = new_session();
 {
     my $g = hold_get($id);
     put_state($id, encode_state(id => $id, items => [[ 'a', '1' ]]));
@@ -86,7 +81,7 @@ is($st && $st->{timeout}, 30, 'h2 POST: Timeout as sent (30)');
 lock_is_free($id, 'h2 POST');
 
 # --- HTTP/2: a state for another session is refused ---------------------------
-my $other = new_session_id();
+my $other = new_session();
 $h = h2_open(cookie => COOKIE_NAME . "=$id");
 is($h->{first}{status}, 200, 'h2 POST (bad body): 200 and the state');
 $end = h2_finish($h, encode_state(id => $other, items => [[ 'a', '9' ]]));
@@ -97,8 +92,8 @@ my $res = eval { $json->decode($end->{rest}) } || {};
 ok(JSON::PP::is_bool($res->{s}) && !$res->{s}, '... "s" is JSON false');
 like($res->{m} // '', qr/\S/, "... \"m\" says why: '" . ($res->{m} // '') . "'");
 ok($end->{ended}, '... and the stream ends');
-is_deeply(items_of($id), \@items, '... the state is unchanged');
-is_deeply(items_of($other), [], '... the other session too');
+is_deeply(stored_items($id), \@items, '... the state is unchanged');
+is_deeply(stored_items($other), [], '... the other session too');
 lock_is_free($id, 'h2 POST refused');
 
 # --- HTTP/2: a new session --------------------------------------------------
@@ -113,11 +108,11 @@ is($h->{state} && $h->{state}{id}, $nid, '... the ID of the cookie');
 is(hexdump($h->{extra}), '', '... nothing after the state');
 $end = h2_finish($h, encode_state(id => $nid, items => [[ 'n', '1' ]]));
 is($end->{rest}, '{"s":true}', '... the commit succeeds');
-is_deeply(items_of($nid), [[ 'n', '1' ]], '... and the item is stored');
+is_deeply(stored_items($nid), [[ 'n', '1' ]], '... and the item is stored');
 
 # --- HTTP/1.1: a chunked body streamed after the state ----------------------
-my $c = RS::Proto::Conn->new;
-$c->request('POST', ENDPOINT, chunked => 1, headers => [
+my $c = RS::Client->new;
+$c->send_request('POST', ENDPOINT, chunked => 1, headers => [
     KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
     'Content-Type' => 'application/octet-stream']);
 is($c->read_head(5), 200, 'HTTP/1.1 POST, chunked body not sent yet: 200');
@@ -145,16 +140,16 @@ ok(!$c->{done}, 'HTTP/1.1 POST: the response stays open');
 my @items2 = ([ 'h1', '"chunked"' ], [ 'a', '3' ]);
 my $body = encode_state(id => $id, items => \@items2);
 my $half = int(length($body) / 2);
-$c->write_chunk(substr($body, 0, $half));
+$c->send_body(substr($body, 0, $half));
 Time::HiRes::sleep(0.15);
 $c->read_body(0.05);
 is(hexdump($c->after_state), '',
    'HTTP/1.1 POST: no answer while the body is incomplete');
-$c->write_chunk(substr($body, $half));
-$c->end_chunks;
+$c->send_body(substr($body, $half));
+$c->send_body;
 ok($c->read_body(5), 'HTTP/1.1 POST: the response ends after the body');
 is($c->after_state, '{"s":true}', 'HTTP/1.1 POST: ... with {"s":true}');
-is_deeply(items_of($id), \@items2, 'HTTP/1.1 POST: the items are committed');
+is_deeply(stored_items($id), \@items2, 'HTTP/1.1 POST: the items are committed');
 $c->close;
 
 # --- HTTP/1.1: the body sent at once with the request ------------------------
@@ -167,7 +162,7 @@ my $s = eval { decode_state($r->content, 1) };
 is_deeply($s && $s->{items}, \@items2, '... the state before the commit');
 is($s && substr($r->content, $s->{length}), '{"s":true}',
    '... then {"s":true}');
-is_deeply(items_of($id), \@items3, '... and the items are committed');
+is_deeply(stored_items($id), \@items3, '... and the items are committed');
 $r = send_request(endpoint_request('POST', session => $id,
                                    body => "\x02garbage"));
 $s = eval { decode_state($r->content, 1) };

@@ -18,7 +18,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 
 my $key = API_KEY;
 my @bad_keys = (
@@ -50,15 +49,15 @@ sub raw {
     my ($method, @headers) = @_;
     my $body;
     $body = pop @headers if @headers % 2;
-    my $c = RS::Proto::Conn->new;
-    $c->request($method, ENDPOINT, headers => [ @headers, Connection => 'close' ],
+    my $c = RS::Client->new;
+    $c->send_request($method, ENDPOINT, headers => [ @headers, Connection => 'close' ],
                 (defined $body ? (body => $body) : ()));
     $c->response(5);
     return $c;
 }
 
 # a session with a value, its TTL cut short directly in memcached
-my $id = new_session_id();
+my $id = new_session();
 {
     my $g = hold_get($id);
     put_state($id, encode_state(id => $id, items => [[ 'm', "\"$marker\"" ]]));
@@ -107,7 +106,7 @@ is_deeply([mc_keys_added('remote-session:', @keys0)], [],
 is(join(' ', map { $stats1->{$_} - $stats0->{$_} }
                  qw(cmd_get cmd_set cmd_touch)), '0 0 0',
    'after the 401s: memcached saw no get, set (incl. add, cas) or touch');
-my $ttl = mc_exptime($id) // 0;
+my $ttl = (mc_meta_ttl(session_key($id)))[0] // 0;
 ok($ttl > 0 && $ttl <= 100,
    "after the 401s: the session's TTL was not reset ($ttl s)");
 

@@ -15,7 +15,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 
 # [ key, value JSON, expected type as named, what arrived (regex) ]
 my @wrong = (
@@ -73,13 +72,9 @@ need_workers(2);
 plan tests => 5 + 4 * @wrong + 5 + 4 + 6 + 4 + 4 + 3 + 2;
 
 my $port = vhost_port('rs_keys');
-my $id = new_session_id(port => $port);
+my $id = new_session(port => $port);
 my @base = ([ 'count', '1' ], [ 'name', '"base"' ]);
 
-sub items_of {
-    my (undef, $st) = ro_get(shift, port => $port);
-    return $st ? $st->{items} : 'no state';
-}
 sub put_items {
     my ($sid, @items) = @_;
     return put_state($sid, encode_state(id => $sid, items => \@items),
@@ -93,7 +88,7 @@ my $r = put_items($id, @base);
 is($r->code, 200, 'a PUT of registered keys with fitting values: 200')
     or diag($r->as_string);
 ok($g->read_body(3), '... commits');
-is_deeply(items_of($id), \@base, '... the items are stored');
+is_deeply(stored_items($id, port => $port), \@base, '... the items are stored');
 
 # --- refusals while the lock is held ---------------------------------------
 $g = hold_get($id, port => $port);
@@ -137,14 +132,14 @@ for my $case (@wrong) {
         or diag(substr($r->message, 0, 300));
 }
 ok(!$g->read_body(0.1), 'after the refusals the GET is still held open');
-is_deeply(items_of($id), \@base, 'after the refusals the state is unchanged');
+is_deeply(stored_items($id, port => $port), \@base, 'after the refusals the state is unchanged');
 $r = put_items($id, @fit);
 is($r->code, 200, 'then a PUT of fitting values at the limits commits '
    . '(int 2147483647, long 9223372036854775807, nulls where allowed, ...)')
     or diag($r->as_string);
 ok($g->read_body(3), '... the held GET completes');
 $g->close;    # a finished response kept alive would hold a prefork child
-is_deeply(items_of($id), \@fit, '... every value stored byte for byte');
+is_deeply(stored_items($id, port => $port), \@fit, '... every value stored byte for byte');
 {
     my $g = hold_get($id, port => $port);
     my $r = put_items($id, @fit2);
@@ -160,7 +155,7 @@ is_deeply(items_of($id), \@fit, '... every value stored byte for byte');
     is($r->code, 200, 'a zero-length value of a registered key is accepted');
     $g->read_body(3);
     my ($count) = map { $_->[1] } grep { $_->[0] eq 'count' } @fit2;
-    is_deeply(items_of($id), [[ 'name', '"n"' ], [ 'count', $count ]],
+    is_deeply(stored_items($id, port => $port), [[ 'name', '"n"' ], [ 'count', $count ]],
               '... and never stored: the stored value stays (issue 8)');
     $g = hold_get($id, port => $port);
     $r = put_items($id, [ 'unregistered', '' ]);
@@ -181,7 +176,7 @@ is_deeply(items_of($id), \@fit, '... every value stored byte for byte');
          'POST with a value of the wrong type: {"s":false,"m":...} naming '
          . 'the key') or diag($res);
     like($res, qr/\bint\b/, '... and the type');
-    is_deeply(items_of($id), \@base, '... the state is unchanged');
+    is_deeply(stored_items($id, port => $port), \@base, '... the state is unchanged');
     my $ok = send_request(endpoint_request('POST', session => $id,
         body => encode_state(id => $id, items => [[ 'count', '7' ]]),
         port => $port));
@@ -192,7 +187,7 @@ is_deeply(items_of($id), \@fit, '... every value stored byte for byte');
 
 # --- without a registry (the main server): any key, but valid JSON ----------
 {
-    my $sid = new_session_id();
+    my $sid = new_session();
     my $g = hold_get($sid);
     my $r = put_state($sid, encode_state(id => $sid,
                                          items => [[ 'whatever', '[1,{"x":2}]' ]]));

@@ -7,14 +7,13 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 
 # a held writeable GET and its PUT at once
 need_workers(2);
 
 plan tests => 8;
 
-my $id = new_session_id();
+my $id = new_session();
 
 # the other stack's data: a, b, c
 my $g = hold_get($id);

@@ -25,9 +25,7 @@ use Apache::Test qw(-withtestmore);
 use File::Spec ();
 use JSON::PP ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use RS::H2 qw(have_h2 h2_open h2_finish h2_vanish tls_port);
-use RS::Wire qw(read_record wait_record LOCK_FREE LOCK_HELD);
 
 have_h2();
 my ($mpm) = server_mpm();
@@ -36,10 +34,6 @@ plan tests => 4 + ($prefork ? 0 : 13 + 6 + 4 + 3 * 4);
 
 my $cookie_re = qr/\AASP\.NET_SessionId=([a-z0-5]{24}); path=\/; HttpOnly; SameSite=Lax; Secure\z/;
 
-sub items_of {
-    my (undef, $st) = ro_get(shift);
-    return $st ? $st->{items} : 'no state';
-}
 
 # The lock is FREE in memcached; nobody else touches these sessions, so a
 # lock left behind would stay HELD until a writer took it over.
@@ -83,7 +77,7 @@ sub lock_freed {
 }
 
 # --- state first, the lock held during the body, then {"s":true} ------------------
-my $id = new_session_id();
+my $id = new_session();
 my @items = ([ 'a', '2' ], [ 'b', '"caf\u00e9"' ], [ 'c', '{"X":1}' ]);
 my $h = h2_open(tls => 1, cookie => COOKIE_NAME . "=$id");
 my $f = $h->{first};
@@ -109,13 +103,13 @@ my $end = h2_finish($h, encode_state(id => $id, timeout => 30,
 is($end->{rest}, '{"s":true}', '... after the streamed body: {"s":true}')
     or diag(explain($end));
 ok($end->{ended} && !defined $end->{reset}, '... the stream ends normally');
-is_deeply(items_of($id), \@items, '... the items are committed');
+is_deeply(stored_items($id), \@items, '... the items are committed');
 lock_freed($id, 'TLS h2 POST');
 
 # --- a refused body ------------------------------------------------------------------
 $h = h2_open(tls => 1, cookie => COOKIE_NAME . "=$id");
 is($h->{first}{status}, 200, 'TLS h2 POST (bad body): 200 and the state');
-$end = h2_finish($h, encode_state(id => new_session_id(),
+$end = h2_finish($h, encode_state(id => new_session(),
                                   items => [[ 'a', '9' ]]));
 like($end->{rest}, qr/\A\{"s":false,"m":"[^"]+"\}\z/,
      '... another session\'s ID: {"s":false,"m":"..."}')
@@ -123,7 +117,7 @@ like($end->{rest}, qr/\A\{"s":false,"m":"[^"]+"\}\z/,
 my $res = eval { JSON::PP->new->decode($end->{rest}) } || {};
 ok(JSON::PP::is_bool($res->{s}) && !$res->{s}, '... "s" is JSON false');
 ok($end->{ended}, '... and the stream ends');
-is_deeply(items_of($id), \@items, '... the state is unchanged');
+is_deeply(stored_items($id), \@items, '... the state is unchanged');
 lock_freed($id, 'TLS h2 POST refused');
 
 # --- a new session -------------------------------------------------------------------
@@ -136,7 +130,7 @@ ok($h->{state} && $h->{state}{new} && $h->{state}{id} eq $nid,
    '... IsNewSession 1, the ID of the cookie');
 $end = h2_finish($h, encode_state(id => $nid, items => [[ 'n', '1' ]]));
 is($end->{rest}, '{"s":true}', '... the commit succeeds');
-is_deeply(items_of($nid), [[ 'n', '1' ]], '... and the item is stored');
+is_deeply(stored_items($nid), [[ 'n', '1' ]], '... and the item is stored');
 
 # --- the client vanishes mid-body ------------------------------------------------------
 for my $mode (qw(close reset goaway)) {
@@ -148,5 +142,5 @@ for my $mode (qw(close reset goaway)) {
     is($v->{vanished}, $mode, "... then half the body and $mode")
         or diag(explain($v));
     lock_freed($id, "vanish by $mode");
-    is_deeply(items_of($id), \@items, "... the state is unchanged");
+    is_deeply(stored_items($id), \@items, "... the state is unchanged");
 }

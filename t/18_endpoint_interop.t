@@ -24,9 +24,7 @@ use File::Spec ();
 use HTTP::Request ();
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
-use RS::Require qw(rq_get env_of sid_of upd);
-use RS::Wire qw(pack_record read_record);
+use RS::Require qw(rq_get env_of upd);
 
 plan tests => 8 + 9 + 4 + 4;
 
@@ -47,7 +45,7 @@ sub cycle {
 }
 
 # --- unknown keys, as the client writes them --------------------------------------
-my $id = new_session_id();
+my $id = new_session();
 cycle($id, encode_state(id => $id, items => [[ a => '1' ], [ x => '{"k":1}' ]]));
 my $r = cycle($id, encode_state(id => $id, items => [[ a => '2' ], [ x => '' ]],
                                 unknown => ['x']));

@@ -8,7 +8,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 use URI::Escape qw(uri_escape);
 
 plan tests => 20, need_module 'rs_api';
@@ -27,7 +26,7 @@ sub items {
     return { map { $_->[0] => $_->[1] } @{ $st ? $st->{items} : [] } };
 }
 
-my $id = new_session_id();
+my $id = new_session();
 my $st;
 
 my ($r, $b) = api('/rs_api', $id, op => 'id');

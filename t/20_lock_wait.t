@@ -11,22 +11,12 @@ use lib 't/lib';
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # a holder, a waiting writer and the holder's PUT at once
 need_workers(3);
 
 plan tests => 66;
 
-# Error log lines since $mark about session $id with one of the codes:
-# RS00025 (a lock taken over after the lease), RS00026 (a lock not
-# obtained within RemoteSessionLockTimeout).
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 my $id = new_session();
 ok($id, "a new session: $id");
@@ -39,7 +29,7 @@ is($a->code, 200, 'writer A: 200');
 like($a->header('Content-Type') // '', qr{^text/event-stream},
      'writer A: text/event-stream');
 is($sa && $sa->{id}, $id, 'writer A: state of the cookie\'s session');
-ok($sa && !$sa->{is_readonly}, 'writer A: IsReadOnly 0');
+ok($sa && !$sa->{readonly}, 'writer A: IsReadOnly 0');
 is($sa && item_of($sa, 'x'), undef, 'writer A: no x yet');
 
 my $rec_a = read_record($id);
@@ -79,7 +69,7 @@ ok($sb, 'writer B: gets the lock and the state after A\'s PUT')
     or diag('B: ' . $b->describe);
 is($b->code, 200, 'writer B: 200');
 is($sb && item_of($sb, 'x'), '1', 'writer B sees x=1 (no lost update)');
-ok($sb && !$sb->{is_new}, 'writer B: IsNewSession 0');
+ok($sb && !$sb->{new}, 'writer B: IsNewSession 0');
 my $handoff = $b->t_first_body ? $b->t_first_body - $t_put : undef;
 diag(sprintf "hand-off from A's PUT response to B's first state byte: %.1f ms",
      $handoff * 1000) if defined $handoff;
@@ -163,12 +153,12 @@ my $sa3 = $a3->state(10);
 ok($sa3, 'writer A3 holds the lock') or diag($a3->describe);
 my $d = open_stream($id);
 ok($d->quiet(0.3), 'writer D waits');
-$put = put_state($id, { %{ $sa3 || {} }, is_abandoned => 1 });
+$put = put_state($id, { %{ $sa3 || {} }, abandoned => 1 });
 is($put->code, 200, 'A3\'s PUT with IsAbandoned: 200') or diag($put->as_string);
 is($a3->finish(5), 'end', 'A3\'s GET completes');
 $a3->close;
 my $sd = $d->state(LOCK_TIMEOUT + LOCK_LEASE);
-ok($sd && $sd->{is_new} && $sd->{id} ne $id && !@{ $sd->{items} },
+ok($sd && $sd->{new} && $sd->{id} ne $id && !@{ $sd->{items} },
    'writer D gets a new, empty session under a fresh ID (not the abandoned one)')
     or diag('D: ' . $d->describe);
 like($d->header('Set-Cookie') // '', qr/\Q${\ COOKIE_NAME}\E=\Q${\ ($sd ? $sd->{id} : '-')}\E/,

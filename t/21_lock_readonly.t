@@ -16,7 +16,6 @@ use lib 't/lib';
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # Apache::Test reads its configuration on first use, which takes seconds:
 # do it now, not between planting a record and the request that meets it
@@ -69,9 +68,9 @@ for my $hdr ('true', 'True', ' TRUE ') {
                . 'still held the lock (it did not wait)', $hdr))
         or diag($res->as_string . join("\n", '', lock_waits($mark, $id)));
     my $st = eval { decode_state($res->content) };
-    ok($st && $st->{is_readonly} && item_of($st, 'x') eq '1'
+    ok($st && $st->{readonly} && item_of($st, 'x') eq '1'
            && item_of($st, 'name') eq '"first"' && $st->{id} eq $id
-           && !$st->{is_new},
+           && !$st->{new},
        "... the last committed state, IsReadOnly 1, IsNewSession 0")
         or diag(explain($st) . ($@ // ''));
 }
@@ -88,7 +87,7 @@ my $all = 1;
 my $last = 0;
 for my $s (@s) {
     my $st = $s->state(5);
-    $all &&= $st && $s->code == 200 && $st->{is_readonly} && item_of($st, 'x') eq '1';
+    $all &&= $st && $s->code == 200 && $st->{readonly} && item_of($st, 'x') eq '1';
     diag('read-only: ' . $s->describe) unless $st;
     $last = $s->t_first_body if $st && $s->t_first_body > $last;
 }

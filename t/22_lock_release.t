@@ -18,7 +18,6 @@ use lib 't/lib';
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # a holder, a waiting writer and the holder's PUT at once (part 4: the
 # writer whose client left is still in the server meanwhile)
@@ -26,13 +25,6 @@ need_workers(3);
 
 plan tests => 41;
 
-# Error log lines since $mark about session $id with one of the codes.
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 # How long the suite waits for something the server does at once: well
 # past the point where a lease takeover (LOCK_LEASE) or a lock timeout
@@ -196,7 +188,7 @@ $g->close;
     # an abandoned session is a tombstone for two leases, then gone
     my $l = open_stream($id);
     my $sl = $l->state(10);
-    $put = put_state($id, { %{ $sl || {} }, is_abandoned => 1 });
+    $put = put_state($id, { %{ $sl || {} }, abandoned => 1 });
     is($put->code, 200, 'PUT with IsAbandoned: 200');
     $l->finish(5);
     $rec = read_record($id);

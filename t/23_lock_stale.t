@@ -13,7 +13,6 @@ use Apache::Test qw(-withtestmore);
 use POSIX ();
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # Apache::Test reads its configuration on first use, which takes seconds:
 # do it now, not between planting a record and the request that meets it
@@ -24,13 +23,6 @@ need_workers(2);
 
 plan tests => 72;
 
-# Error log lines since $mark about session $id with one of the codes.
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 sub plant {
     my ($id, %r) = @_;
@@ -64,7 +56,7 @@ sub elapsed { my $t = shift; return sprintf '%.2f s', $t }
        'taken at once: RS00025 says the lock was unrenewed for '
        . ($took // '?') . ' ms (10 s planted, less than 10 s + the lock '
        . 'timeout); ' . (defined $dt ? elapsed($dt) : 'never'));
-    ok($st && $st->{id} eq $id && !$st->{is_new} && item_of($st, 'x') eq '1',
+    ok($st && $st->{id} eq $id && !$st->{new} && item_of($st, 'x') eq '1',
        'the planted session\'s state (same ID, not new, x=1)')
         or diag(explain($st));
     is($w->header('Set-Cookie'), undef, 'no new session cookie');
@@ -256,15 +248,15 @@ sub elapsed { my $t = shift; return sprintf '%.2f s', $t }
           state => { id => $id, timeout => 0 });
     $bytes = mc_get(store_key($id));
     my ($res, $ro) = ro_get($id);
-    my $new = session_of_response($res);
-    ok($res->code == 200 && $new && $new ne $id && $ro && $ro->{is_new}
+    my $new = sid_of($res);
+    ok($res->code == 200 && $new && $new ne $id && $ro && $ro->{new}
            && $ro->{id} eq $new,
        'read-only GET of an abandoned session: a new session, fresh ID')
         or diag($res->as_string);
     $w = open_stream($id);
     $st = $w->state(5);
     my $new2 = $w->header('Set-Cookie') // '';
-    ok($st && $st->{is_new} && $st->{id} ne $id && $new2 =~ /\Q$st->{id}\E/,
+    ok($st && $st->{new} && $st->{id} ne $id && $new2 =~ /\Q$st->{id}\E/,
        'writeable GET of an abandoned session: a new session, fresh ID, cookie')
         or diag($w->describe);
     $w->close;

@@ -12,7 +12,6 @@ use Apache::TestRequest ();
 use POSIX ();
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # the contention part: on the suite's server up to two clients' writeable
 # GETs (a holder and a waiter) and two clients' PUTs at once
@@ -20,18 +19,10 @@ need_workers(4);
 
 plan tests => 30;
 
-# Error log lines of the suite's server since $mark about session $id with
-# one of the codes.
-sub logged {
-    my ($mark, $id, @codes) = @_;
-    my $codes = join '|', @codes;
-    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
-           split /\n/, error_log_since($mark);
-}
 
 my (undef, $p1) = split /:/, Apache::TestRequest::hostport();
-my $h2 = eval { start_httpd2() };
-END { stop_httpd2($h2) if $h2 }
+my $h2 = eval { start_httpd(cgi => 1) };
+END { stop_httpd($h2) if $h2 }
 ok($h2, 'a second httpd on the same memcached') or diag($@);
 my $p2 = $h2 ? $h2->{port} : $p1;
 diag("server 1 on port $p1, server 2 on port $p2");

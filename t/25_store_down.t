@@ -14,7 +14,6 @@ use IO::Socket::INET ();
 use Time::HiRes ();
 use RS::Memcached ();
 use RS::Test qw(:all);
-use RS::Wire qw(:all);
 
 # 12, then 24 requests sent at once
 need_workers(24);
@@ -33,7 +32,7 @@ sub ensure_memcached {
 END { ensure_memcached() }
 $SIG{INT} = $SIG{TERM} = sub { ensure_memcached(); exit 1 };
 
-sub timed {
+sub timed_request {
     my $req = shift;
     my $t0 = Time::HiRes::time();
     my $res = send_request($req);
@@ -70,7 +69,7 @@ for my $c (@cases) {
     my ($what, $req) = @$c;
     my ($code, $retry, $dt);
     if ($req) {
-        my ($res, $t) = timed($req);
+        my ($res, $t) = timed_request($req);
         ($code, $retry, $dt) = ($res->code, $res->header('Retry-After'), $t);
     }
     else {
@@ -137,8 +136,8 @@ is($res->code, 200, 'read-only GET answers 200 again without an httpd restart')
     or diag($res->as_string);
 diag(sprintf 'service resumed %.2f s after memcached was back', $dt);
 ok($dt <= 5, 'within 5 s');
-my $new = session_of_response($res);
-ok($st && $st->{is_new} && $new && $new ne $id,
+my $new = sid_of($res);
+ok($st && $st->{new} && $new && $new ne $id,
    'the old session is gone with the killed memcached: a new session, fresh ID');
 
 # the lock works again: a full writeable GET + PUT + read-only GET cycle,
@@ -228,7 +227,7 @@ ok($st && $st->{is_new} && $new && $new ne $id,
                                      Proto => 'tcp', Listen => 128,
                                      ReuseAddr => 1)
         or die "listen: $!";
-    my $h2 = eval { start_httpd2(memcached_port => $hole->sockport) };
+    my $h2 = eval { start_httpd(cgi => 1, memcached_port => $hole->sockport) };
     ok($h2, 'a second httpd whose memcached never answers') or diag($@);
     my $port = $h2 ? $h2->{port} : undef;
     my $hid = random_id();
@@ -244,7 +243,7 @@ ok($st && $st->{is_new} && $new && $new ne $id,
     );
     for my $c (@hung) {
         my ($what, $req) = @$c;
-        my ($res, $t) = $port ? timed($req) : (undef, 99);
+        my ($res, $t) = $port ? timed_request($req) : (undef, 99);
         ok($res && $res->code == 503 && defined $res->header('Retry-After'),
            "memcached hung: $what: 503 with Retry-After")
             or diag($res ? $res->status_line : 'no server');
@@ -257,5 +256,5 @@ ok($st && $st->{is_new} && $new && $new ne $id,
        sprintf('memcached hung: writeable GET: %s in %.2f s (< 2 s)',
                $code // 'no answer', $t));
     $s->close if $s;
-    stop_httpd2($h2) if $h2;
+    stop_httpd($h2) if $h2;
 }

@@ -13,7 +13,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 
 plan tests => 13;
 
@@ -37,18 +36,10 @@ P
     MaxRequestWorkers 6
 </IfModule>
 E
-my $h = start_httpd2(config => <<"EOC");
+my $h = start_httpd(cgi => 1, config => <<"EOC");
 $workers
 KeepAlive Off
 RemoteSessionWorkerReserve 2
-ScriptAlias /req/ "$t/cgi-bin/"
-<Location /req>
-    SessionRequire On
-</Location>
-ScriptAlias /ro/ "$t/cgi-bin/"
-<Location /ro>
-    SessionRequire ReadOnly
-</Location>
 EOC
 my $port = $h->{port};
 
@@ -69,7 +60,7 @@ sub hold_admitted {
     return ($g, $refused);
 }
 
-my @ids = map { new_session_id(port => $port) } 1 .. 5;
+my @ids = map { new_session(port => $port) } 1 .. 5;
 my @held = map { (hold_admitted($ids[$_]))[0] } 0 .. 3;
 is_deeply([ map { $_->{code} } @held ], [ 200, 200, 200, 200 ],
           'four held GETs on 6 workers with a reserve of 2');
@@ -117,7 +108,7 @@ for my $i (1 .. 4) {
 ok(!grep({ !$_->read_body(5) } @held[1 .. 4]), 'every hold ended by its PUT');
 ok(slurp_from($h->{error_log}, 0) !~ /exit signal|AH00161/,
    'no child crashed, MaxRequestWorkers never reached');
-stop_httpd2($h);
+stop_httpd($h);
 
 sub slurp_from {
     my ($file, $offset) = @_;

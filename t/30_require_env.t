@@ -64,7 +64,7 @@ ok(!defined $r->header('Set-Cookie'), 'ReadOnly with a known session: no Set-Coo
 $r = rq_get('/ro/env.cgi');
 $env = env_of($r) || {};
 my $ro_sid = sid_of($r);
-like($ro_sid // '', SID_RE, 'ReadOnly without a cookie creates a session and sets the cookie');
+like($ro_sid // '', ID_RE, 'ReadOnly without a cookie creates a session and sets the cookie');
 is($env->{REMOTE_SESSION_ID}, $ro_sid, 'ReadOnly, new: REMOTE_SESSION_ID is the cookie\'s');
 is($env->{REMOTE_SESSION_NEW}, '1', 'ReadOnly, new: REMOTE_SESSION_NEW is 1');
 is($env->{REMOTE_SESSION_READONLY}, '1', 'ReadOnly, new: REMOTE_SESSION_READONLY is 1');
@@ -79,7 +79,7 @@ for my $case (['not of the ID form', 'ABCDEFGHIJKLMNOPQRSTUVWX'],
     $r = rq_get('/req/env.cgi', sid => $bad);
     $env = env_of($r) || {};
     my $new = sid_of($r);
-    ok(defined $new && $new ne $bad && $new =~ SID_RE,
+    ok(defined $new && $new ne $bad && $new =~ ID_RE,
        "a cookie $what: a fresh ID in Set-Cookie") or diag($r->as_string);
     is($env->{REMOTE_SESSION_ID}, $new, "a cookie $what: the CGI sees the fresh ID");
 }
@@ -201,5 +201,5 @@ ok(!defined $r->header('Set-Cookie'), 'rq_cookie: no new cookie');
 $r = rq_get('/req/env.cgi', %ck, cookie => COOKIE_NAME . "=$mysid");
 isnt((env_of($r) || {})->{REMOTE_SESSION_ID}, $mysid,
      'rq_cookie: an ASP.NET_SessionId cookie is not the session cookie there');
-my $st = ep_read($mysid, port => vhost_port('rq_cookie'), cookie => "MySession=$mysid");
+my $st = (ro_get($mysid, port => vhost_port('rq_cookie'), cookie => "MySession=$mysid"))[1];
 is($st && $st->{timeout}, 45, 'rq_cookie: the session SessionRequire created has Timeout 45');

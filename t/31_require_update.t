@@ -31,7 +31,7 @@ sub session_data {
     return defined $text ? json_text($text) : undef;
 }
 
-sub new_session {
+sub rq_session {
     my %o = @_;
     my $r = rq_get('/req/env.cgi', %o);
     my $sid = sid_of($r) or die "no session cookie:\n" . $r->as_string;
@@ -55,7 +55,7 @@ sub no_update_header {
 }
 
 # --- set ---------------------------------------------------------------------------
-my $sid = new_session();
+my $sid = rq_session();
 my $r = update($sid, '/req/env.cgi', '{"set":{"a":1,"b":{"X":[1,2]}}}');
 is($r->code, 200, 'set: 200') or diag($r->as_string);
 no_update_header($r, 'set');
@@ -66,15 +66,15 @@ is_deeply(json_text($text), { a => 1, b => { X => [1, 2] } },
           'set: the next request sees {"a":1,"b":{"X":[1,2]}}') or diag($text);
 is($env->{REMOTE_SESSION_ID}, $sid, 'set: same session');
 ok(timed($r2) < 1.5, 'set: the lock was released with the commit') or diag(timed($r2));
-my $st = ep_read($sid);
-is_deeply(state_items($st || {}), { a => '1', b => '{"X":[1,2]}' },
+my $st = (ro_get($sid))[1];
+is_deeply(items_of($st || {}), { a => '1', b => '{"X":[1,2]}' },
           'set: the endpoint sees the values as compact JSON bytes');
 
 # values keep the bytes the backend wrote (as a PUT's do): 0.1 must not turn
 # into 0.10000000000000001 on the way to ASP.NET Core (a decimal there)
 $r = update($sid, '/req/env.cgi', '{"set":{"price":0.1}}');
 is($r->code, 200, 'set 0.1: 200');
-$st = ep_read($sid);
+$st = (ro_get($sid))[1];
 is(($st && $st->{item}{price}), '0.1',
    'set: a number keeps the bytes the backend wrote (0.1)');
 # integers beyond 64 bits are valid JSON; the endpoint's PUT takes them
@@ -102,12 +102,12 @@ no_update_header($r, 'clear');
 is($text, '{}', 'clear: the session is empty');
 
 # --- timeout ------------------------------------------------------------------------
-$st = ep_read($sid);
+$st = (ro_get($sid))[1];
 is($st && $st->{timeout}, 20, 'timeout: 20 minutes before (the default)');
 $r = update($sid, '/req/env.cgi', '{"timeout":5}');
 is($r->code, 200, 'timeout: 200');
 no_update_header($r, 'timeout');
-$st = ep_read($sid);
+$st = (ro_get($sid))[1];
 is($st && $st->{timeout}, 5, 'timeout: the endpoint sees Timeout 5');
 ($text, undef, $env) = session_text($sid);
 is($env->{REMOTE_SESSION_ID}, $sid, 'timeout: same session afterwards');
@@ -169,7 +169,7 @@ $sid = $env->{REMOTE_SESSION_ID};
 update($sid, '/req/env.cgi', '{"set":{"base":"unchanged","n":1}}');
 my ($base_text) = session_text($sid);
 is_deeply(json_text($base_text), { base => 'unchanged', n => 1 }, 'the state the refusals must leave');
-my $base_state = state_items(ep_read($sid) || {});
+my $base_state = items_of((ro_get($sid))[1] || {});
 
 # refused($what, $response, $problem_re, %o): the checks every refusal gets
 sub refused {
@@ -217,7 +217,7 @@ for my $case (@invalid) {
     $r = update($sid, '/req/env.cgi', @$updates);
     refused($what, $r, $mark, $problem);
 }
-is_deeply(state_items(ep_read($sid) || {}), $base_state,
+is_deeply(items_of((ro_get($sid))[1] || {}), $base_state,
           'after the refusals the endpoint sees the same items');
 
 # deep nesting: 3000 arrays fit in a CGI header line, Jansson refuses them
@@ -249,7 +249,7 @@ refused('an update under ReadOnly from a 404', $r, $mark, qr/ReadOnly/);
 
 # --- the key registry (virtual host rq_keys: count int, name string, flag bool?)
 my %k = (vhost => 'rq_keys');
-my $ksid = new_session(%k);
+my $ksid = rq_session(%k);
 $r = update($ksid, '/req/env.cgi', '{"set":{"count":5,"name":"n","flag":null}}', {%k});
 is($r->code, 200, 'registered keys, fitting values: 200') or diag($r->as_string);
 my ($kbase) = session_text($ksid, %k);
@@ -273,7 +273,7 @@ $mark = log_mark();
 $r = rq_get('/req/env.cgi' . upd('{"set":{"z":1},"nope":1}'));
 is($r->code, 500, 'new session, invalid update: 500');
 my $created = sid_of($r);
-like($created // '', SID_RE, 'new session, invalid update: the 500 still sets the cookie');
+like($created // '', ID_RE, 'new session, invalid update: the 500 still sets the cookie');
 ($text, undef, $env) = session_text($created);
 is($env->{REMOTE_SESSION_ID}, $created, 'new session, invalid update: the session exists');
 is($text, '{}', 'new session, invalid update: nothing of the update stored');

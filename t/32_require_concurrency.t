@@ -24,8 +24,6 @@ use POSIX ();
 use Time::HiRes ();
 use RS::Test qw(:all);
 use RS::Require qw(:all);
-use RS::Wire qw(read_record wait_record LOCK_FREE LOCK_HELD KIND_ENDPOINT
-                KIND_EXCLUSIVE);
 
 use constant CLIENTS => 20;
 use constant ROUNDS  => 10;
@@ -39,7 +37,7 @@ plan tests => 39;
 my %v = (vhost => 'rq_lock60');
 my $r = rq_get('/req/req_counter.cgi', %v);
 my $sid = sid_of($r);
-like($sid // '', SID_RE, 'counter: a session') or diag($r->as_string);
+like($sid // '', ID_RE, 'counter: a session') or diag($r->as_string);
 is($r->content, "1\n", 'counter: the first increment answers 1');
 # back to zero so that the clients make exactly 200 increments
 rq_get('/req/env.cgi' . upd('{"set":{"count":0}}'), sid => $sid, %v);
@@ -91,15 +89,15 @@ is_deeply([sort { $a <=> $b } keys %seen], [1 .. CLIENTS * ROUNDS],
     or diag(join ' ', grep { $seen{$_} > 1 } sort { $a <=> $b } keys %seen);
 $r = rq_get('/req/env.cgi', sid => $sid, %v);
 is((env_of($r) || {})->{REMOTE_SESSION}, '{"count":200}', 'counter: ends at exactly 200');
-my $st = ep_read($sid, port => vhost_port('rq_lock60'));
+my $st = (ro_get($sid, port => vhost_port('rq_lock60')))[1];
 is($st && $st->{item}{count}, '200', 'counter: the endpoint sees 200');
 
 # --- ReadOnly does not wait, On does --------------------------------------------------
 $r = rq_get('/req/env.cgi' . upd('{"set":{"held":"before"}}'));
 $sid = sid_of($r);
-my $hold = ep_hold($sid);
+my $hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'the endpoint\'s writeable GET holds the lock');
-is_deeply(state_items($hold->{state} || {}), { held => '"before"' },
+is_deeply(items_of($hold->{state} || {}), { held => '"before"' },
           'the writeable GET sent the state');
 my $held = read_record($sid);
 ok(held_like($held, { lock => LOCK_HELD, kind => KIND_ENDPOINT }),
@@ -132,7 +130,7 @@ ok(!defined cookie_line($r), 'On while the lock is held: no new session cookie')
 # The endpoint gives the lock back when its client goes away. Left to the
 # lease instead, the On request would take it over (RS00025) after 2 s.
 $mark = log_mark();
-ep_release($hold);
+$hold->close;
 $r = rq_get('/req/env.cgi', sid => $sid);
 $rec = read_record($sid);
 diag(sprintf 'after the holder went away: On answered in %.3f s', timed($r));
@@ -146,7 +144,7 @@ ok(!takeovers($mark, $sid) && held_like($rec, { lock => LOCK_FREE }),
 # The child says when it sends its request; the PUT goes out while the lock
 # is still the holder's, and the child's answer must come after it (one
 # clock: both read Time::HiRes::time on this host) with the PUT's state.
-$hold = ep_hold($sid);
+$hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'held again');
 $held = read_record($sid);
 pipe($rd, $wr) or die "pipe: $!";
@@ -170,12 +168,12 @@ Time::HiRes::sleep(0.5);    # its request is in, waiting for the lock
 my $before_put = read_record($sid);
 my $t_put = Time::HiRes::time();
 my $state = { id => $sid, timeout => 20, items => [[held => '"after the PUT"']] };
-my $put = ep_put($sid, encode_state($state));
+my $put = put_state($sid, encode_state($state));
 is($put->code, 200, 'the holder commits with a PUT while the On request waits')
     or diag($put->as_string);
 my $line = <$rd> // '';
 waitpid($pid, 0);
-ep_release($hold);
+$hold->close;
 chomp $line;
 my ($code, $t_back, $t, $seen) = split / /, $line, 4;
 diag(sprintf 'the waiting On request: sent %.3f s before the PUT, answered '
@@ -197,12 +195,12 @@ is($seen, '{"held":"after the PUT"}', 'the waiting On request sees the committed
 # the lease (RS00025); the 10 s wait is only there so that such a hang fails.
 $sid = sid_of(rq_get('/req/env.cgi'));
 $mark = log_mark();
-my $s = raw_connect();
-raw_send($s, rq_request('GET', '/req/req_gen.cgi?sleep=1000', sid => $sid));
+my $s = RS::Client->new;
+$s->send_request('GET', '/req/req_gen.cgi?sleep=1000', cookie => $sid);
 my ($taken, $take_wait) = wait_record($sid, \&exclusive, 5);
 ok(defined $take_wait, 'aborted connection: its request took the lock')
     or diag(rec_text($taken));
-close $s;
+$s->close;
 my ($freed, $waited) = wait_record($sid, sub { $_[0]{lock} == LOCK_FREE }, 10);
 diag(sprintf 'aborted connection: the lock was free %.3f s after the close',
              $waited // -1);

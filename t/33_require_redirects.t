@@ -19,7 +19,6 @@ use Apache::Test qw(-withtestmore);
 use File::Spec ();
 use RS::Test qw(:all);
 use RS::Require qw(:all);
-use RS::Wire qw(read_record LOCK_FREE);
 
 plan tests => 85;
 

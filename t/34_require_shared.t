@@ -21,22 +21,22 @@ plan tests => 43;
 my $r = rq_get('/req/env.cgi' . upd('{"set":{"cart":{"Items":3},"test-value":42,"s":"x"}}'));
 is($r->code, 200, 'CGI update: 200') or diag($r->as_string);
 my $sid = sid_of($r);
-like($sid // '', SID_RE, 'CGI update: a session');
+like($sid // '', ID_RE, 'CGI update: a session');
 
-my ($st, $res) = ep_read($sid);
+my ($res, $st) = ro_get($sid);
 is($res->code, 200, 'endpoint read-only GET: 200') or diag($res->as_string);
 ok($st, 'endpoint read-only GET: a state that decodes') or diag(unpack 'H*', $res->content);
 $st ||= {};
 is($st->{id}, $sid, 'the endpoint\'s state has the same session ID');
-ok(!$st->{is_new}, 'the endpoint\'s state is not new (the CGI created it)');
-ok($st->{is_readonly}, 'the read-only GET says IsReadOnly');
+ok(!$st->{new}, 'the endpoint\'s state is not new (the CGI created it)');
+ok($st->{readonly}, 'the read-only GET says IsReadOnly');
 is_deeply($st->{items}, [[cart => '{"Items":3}'], ['test-value' => '42'], [s => '"x"']],
           'the endpoint sees the CGI\'s values as JSON bytes, in order');
 is(scalar @{ $st->{unknown} || [] }, 0, 'no unknown keys');
 ok(!defined cookie_line($res), 'the endpoint found the session (no new cookie)');
 
 # the writeable GET sees the same
-my $hold = ep_hold($sid);
+my $hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'endpoint writeable GET: 200');
 is_deeply(($hold->{state} || {})->{items}, $st->{items},
           'the writeable GET sees the same items');
@@ -53,11 +53,11 @@ my @items = (
     [qq(cl\xc3\xa9) => '1'],                               # a non-ASCII key
     [qq(a"b)    => '2'],                                   # a key to escape
 );
-my $put = ep_put($sid, encode_state({ id => $sid, timeout => 45, items => \@items }));
+my $put = put_state($sid, encode_state({ id => $sid, timeout => 45, items => \@items }));
 # a zero-length value (one the client could not serialize) is never stored
 my @stored = grep { length $_->[1] } @items;
 is($put->code, 200, 'PUT commits') or diag($put->as_string);
-ep_release($hold);
+$hold->close;
 
 $r = rq_get('/req/env.cgi', sid => $sid);
 is($r->code, 200, 'next CGI request: 200');
@@ -93,20 +93,20 @@ is($hraw{utf8}, $items[1][1], 'X-Remote-Session: UTF-8 byte for byte');
 # --- a CGI update of another key keeps the PUT's bytes -----------------------------
 $r = rq_get('/req/env.cgi' . upd('{"set":{"added":true},"remove":["num"]}'), sid => $sid);
 is($r->code, 200, 'CGI update after the PUT: 200');
-$st = ep_read($sid) || {};
+$st = (ro_get($sid))[1] || {};
 my %want = map { $_->[0] => $_->[1] } grep { $_->[0] ne 'num' } @stored;
 $want{added} = 'true';
-is_deeply(state_items($st), \%want,
+is_deeply(items_of($st), \%want,
           'the endpoint sees the PUT\'s bytes unchanged, "num" removed, '
           . '"added" set');
 is($st->{timeout}, 45, 'the PUT\'s timeout (45) survives the CGI\'s update');
 
 # --- abandon through the endpoint: the CGI gets a new session ------------------------
-$hold = ep_hold($sid);
+$hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'writeable GET again');
-$put = ep_put($sid, encode_state({ id => $sid, is_abandoned => 1, items => [] }));
+$put = put_state($sid, encode_state({ id => $sid, abandoned => 1, items => [] }));
 is($put->code, 200, 'PUT with IsAbandoned') or diag($put->as_string);
-ep_release($hold);
+$hold->close;
 $r = rq_get('/req/env.cgi', sid => $sid);
 $env = env_of($r) || {};
 my $new = sid_of($r);
@@ -117,8 +117,8 @@ is($env->{REMOTE_SESSION_NEW}, '1', 'REMOTE_SESSION_NEW 1');
 # --- a CGI's abandon, seen by the endpoint ---------------------------------------------
 $r = rq_get('/req/env.cgi' . upd('{"set":{"x":1}}'), sid => $new);
 rq_get('/req/env.cgi' . upd('{"abandon":true}'), sid => $new);
-($st, $res) = ep_read($new);
+($res, $st) = ro_get($new);
 ok($st && $st->{id} ne $new, 'after a CGI abandoned it, the endpoint creates a new session')
     or diag($st ? $st->{id} : $res->as_string);
-ok($st && $st->{is_new}, 'the endpoint says IsNewSession');
+ok($st && $st->{new}, 'the endpoint says IsNewSession');
 is_deeply(($st || {})->{items}, [], 'the endpoint\'s new session is empty');

@@ -80,7 +80,7 @@ my $r = rq_get('/rqpx/echo');
 ok($r->code == 502 || $r->code == 503, 'backend not running: mod_proxy answers 502/503')
     or diag($r->as_string);
 my $sid = sid_of($r);
-like($sid // '', SID_RE, 'backend not running: Set-Cookie of the new session');
+like($sid // '', ID_RE, 'backend not running: Set-Cookie of the new session');
 my $n = rq_get('/req/env.cgi', sid => $sid);
 is((env_of($n) || {})->{REMOTE_SESSION_NEW}, '0', 'backend not running: the session exists');
 ok(timed($n) < 1, 'backend not running: the lock was released') or diag(timed($n));
@@ -94,7 +94,7 @@ BAIL_OUT("backend did not start on 127.0.0.1:$port") unless $backend_pid;
 $r = rq_get('/rqpx/echo');
 is($r->code, 200, 'new session through the proxy: 200') or diag($r->as_string);
 $sid = sid_of($r);
-like($sid // '', SID_RE, 'new session: Set-Cookie');
+like($sid // '', ID_RE, 'new session: Set-Cookie');
 my $h = seen($r);
 is_deeply($h->{'X-Remote-Session-Id'}, [$sid], 'backend: X-Remote-Session-Id is the ID');
 is_deeply($h->{'X-Remote-Session'}, ['{}'], 'backend: X-Remote-Session is {}');
@@ -195,7 +195,7 @@ refused('a session beyond RemoteSessionMaxSize (1.1 MB string)', $r, $mark, 500,
 # a 100 KB string is no problem for the module
 $r = rq_get('/rqpx/echo?big=100000', sid => $sid);
 is($r->code, 200, 'a 100 KB string: 200') or diag($r->as_string);
-my $st = ep_read($sid) || {};
+my $st = (ro_get($sid))[1] || {};
 is(length($st->{item}{big} // ''), 100002, 'a 100 KB string: stored');
 rq_get('/req/env.cgi' . upd('{"remove":["big"]}'), sid => $sid);
 is((session_now($sid))[0], $base, 'removed again');
@@ -214,12 +214,12 @@ refused('an update from a ReadOnly backend', $r, $mark, 500, 'RS00041', qr/ReadO
 
 # the lock is not held by ReadOnly: an endpoint writeable GET holds it, the
 # ReadOnly proxy answers at once
-my $hold = ep_hold($sid);
+my $hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'the endpoint holds the lock');
 $r = rq_get('/rqpxro/echo', sid => $sid);
 ok($r->code == 200 && timed($r) < 1, 'ReadOnly proxy while the lock is held: 200 at once')
     or diag($r->code . ' after ' . timed($r));
-ep_release($hold);
+$hold->close;
 
 # --- stop it ---------------------------------------------------------------------------------------
 kill TERM => $backend_pid;

@@ -29,11 +29,11 @@ sub check {
     my $rsid = $r->header('X-Rq-Sid') // '';
     if ($expect eq 'off') {
         ok(!defined cookie_line($r), "$what: Off, no cookie");
-        unlike($rsid, SID_RE, "$what: Off, no REMOTE_SESSION_ID");
+        unlike($rsid, ID_RE, "$what: Off, no REMOTE_SESSION_ID");
     }
     else {
         my $new = sid_of($r);
-        like($new // '', SID_RE, "$what: a new session's cookie");
+        like($new // '', ID_RE, "$what: a new session's cookie");
         is($rsid, $new, "$what: REMOTE_SESSION_ID is that session");
         is($r->header('X-Rq-Ro'), $expect eq 'ro' ? '1' : '0',
            "$what: REMOTE_SESSION_READONLY " . ($expect eq 'ro' ? '1' : '0'));
@@ -42,7 +42,7 @@ sub check {
     $r = rq_get($path, sid => $sid);
     $rsid = $r->header('X-Rq-Sid') // '';
     if ($expect eq 'off') {
-        unlike($rsid, SID_RE, "$what, with a cookie: no REMOTE_SESSION_ID");
+        unlike($rsid, ID_RE, "$what, with a cookie: no REMOTE_SESSION_ID");
     }
     else {
         is($rsid, $sid, "$what, with a cookie: the cookie's session");
@@ -72,7 +72,7 @@ like(log_since($mark), qr/SessionRequire not allowed here/,
      '.htaccess under AuthConfig: the log says "SessionRequire not allowed here"');
 
 # a ReadOnly inner location does not wait on the lock an On request would
-my $hold = ep_hold($sid);
+my $hold = hold_get($sid, timeout => 10);
 is($hold->{code}, 200, 'the endpoint holds the session\'s lock');
 my $r = rq_get('/rq/dm/ro/page.html', sid => $sid);
 ok($r->code == 200 && timed($r) < 1, 'inner ReadOnly: answers at once while the lock is held')
@@ -80,4 +80,4 @@ ok($r->code == 200 && timed($r) < 1, 'inner ReadOnly: answers at once while the 
 $r = rq_get('/rq/dm/off/page.html', sid => $sid);
 ok($r->code == 200 && timed($r) < 1, 'inner Off: answers at once while the lock is held')
     or diag($r->code . ' after ' . timed($r));
-ep_release($hold);
+$hold->close;

@@ -37,7 +37,7 @@ plan tests => 24 + 4;
 # --- a record that does not decode ----------------------------------------------------
 my $r = rq_get('/req/env.cgi');
 my $sid = sid_of($r);
-like($sid // '', SID_RE, 'a session');
+like($sid // '', ID_RE, 'a session');
 my $key = "remote-session:$sid";
 ok(defined mc_get($key), "its record is memcached item $key");
 ok(mc_set($key, "not a session record", 600), 'the record overwritten with garbage');

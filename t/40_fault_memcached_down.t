@@ -41,7 +41,6 @@ use POSIX ();
 use Time::HiRes qw(sleep);
 use URI::Escape qw(uri_escape);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -162,7 +161,7 @@ sub slowest {
 # --- setup: sessions with committed state ----------------------------------
 my $ga = held_get();
 my $A = $ga->{id};
-my ($code) = put_state($A, encode_state(id => $A, items => [[n => '1']]));
+my ($code) = raw_put($A, encode_state(id => $A, items => [[n => '1']]));
 my ($how) = $ga->{conn}->read_to_end(5);
 ok($ga->{code} == 200 && $code == 200 && $how eq 'complete',
    'setup: session A created and committed through GET + PUT')
@@ -170,14 +169,14 @@ ok($ga->{code} == 200 && $code == 200 && $how eq 'complete',
 
 my $gp = held_get();
 my $P = $gp->{id};
-($code) = put_state($P, encode_state(id => $P, items => [[n => '1']]));
+($code) = raw_put($P, encode_state(id => $P, items => [[n => '1']]));
 $gp->{conn}->read_to_end(5);
 die "setup of P failed\n" unless $code == 200;
 
 my (@r) = raw_request(GET => '/req/env.cgi');
-my $C = cookie_id($r[1]);
+my $C = sid_of($r[1]);
 @r = raw_request(GET => '/req/env.cgi');
-my $E = cookie_id($r[1]);
+my $E = sid_of($r[1]);
 ok($C && $E, 'setup: sessions C and E created through SessionRequire')
     or diag("C ", $C // 'none', ", E ", $E // 'none');
 
@@ -225,7 +224,7 @@ is($held->{code}, 200, 'writeable GET of A holds the lock');
 # a SessionRequire On request that has taken E's lock and waits for the
 # rest of its body (mod_cgid sends the body to the script before it reads
 # the script's output, which is where the update is committed)
-my $slow = RS::Fault::Conn->new;
+my $slow = RS::Client->new;
 my $body = 'x' x 64;
 $slow->send_request(POST => req_path('{"set":{"late":1}}'),
                     [cookie($E), 'Content-Type' => 'text/plain'],
@@ -242,26 +241,26 @@ ok($rec && $rec->{lock} == LOCK_HELD && $rec->{kind} == KIND_EXCLUSIVE,
 
 # a PUT for A with half its body sent (A's lock is the held GET's)
 my $put_body = encode_state(id => $A, items => [[n => '"lost"']]);
-my $put = RS::Fault::Conn->new;
+my $put = RS::Client->new;
 $put->send_request(PUT => ENDPOINT, [@key, cookie($A)],
                    substr($put_body, 0, 8), length => length $put_body);
 
 # a POST (one-connection mode, HTTP/1.1 chunked) on session P holding P's
 # lock and waiting for its body
-my $post = RS::Fault::Conn->new;
+my $post = RS::Client->new;
 $post->send_request(POST => ENDPOINT,
                     [@key, cookie($P), 'Transfer-Encoding' => 'chunked'],
                     '', no_length => 1);
 my ($post_code) = $post->read_head(5);
 my $post_state = $post->read_piece(5);
-ok(($post_code // 0) == 200 && eval { decode_state($post_state)->{id} eq $P },
+ok(($post_code // 0) == 200 && eval { decode_state($post_state, 1)->{id} eq $P },
    'a POST holds P\'s lock and waits for its body');
 
 # writers waiting for those locks (in their acquire loop, up to
 # RemoteSessionLockTimeout 3 s)
-my $wait_ep = RS::Fault::Conn->new;
+my $wait_ep = RS::Client->new;
 $wait_ep->send_request(GET => ENDPOINT, [@key, cookie($A)]);
-my $wait_rq = RS::Fault::Conn->new;
+my $wait_rq = RS::Client->new;
 $wait_rq->send_request(GET => '/req/env.cgi', [cookie($E)]);
 sleep 0.3;
 my $sel = IO::Select->new($wait_ep->sock, $wait_rq->sock);
@@ -292,7 +291,8 @@ diag(sprintf 'held GET ended (%s) %.3f s after the kill', $how, $t_held);
 # the waiting writers
 for my $w ([ 'writeable GET waiting for A', $wait_ep ],
            [ 'SessionRequire request waiting for E', $wait_rq ]) {
-    my ($c, $h) = $w->[1]->read_head(5);
+    my $c = $w->[1]->read_head(5);
+    my $h = $w->[1]{headers};
     my $t = now() - $t_kill;
     ok(defined $c && $c == 503 && defined $h->{'retry-after'} && $t < $MAX,
        "$w->[0]: 503 + Retry-After within 2 s of the kill")
@@ -402,7 +402,7 @@ my %after = (
     cycle => sub {
         my $g = held_get(timeout => 5);
         return ($g->{code}, $g->{headers}) unless ($g->{code} // 0) == 200;
-        my ($c, undef, undef, $h) = put_state($g->{id},
+        my ($c, undef, undef, $h) = raw_put($g->{id},
             encode_state(id => $g->{id}, items => [[k => '"v"']]), timeout => 5);
         # a client whose PUT failed gives up its GET (the module releases
         # the lock when the heartbeat fails)
@@ -443,14 +443,14 @@ for my $name (sort keys %after) {
 # a whole writeable cycle and a SessionRequire commit work again
 my $g = held_get();
 my ($pc, $preason) = $g->{id}
-    ? put_state($g->{id}, encode_state(id => $g->{id}, items => [[k => '"v"']]))
+    ? raw_put($g->{id}, encode_state(id => $g->{id}, items => [[k => '"v"']]))
     : ();
 ($how) = $g->{conn}->read_to_end(5);
 ok($g->{code} == 200 && ($pc // 0) == 200 && $how eq 'complete',
    'after the restart: writeable GET + PUT commit')
     or diag("GET $g->{code}, PUT " . ($pc // 'none') . ", end $how");
 @r = raw_request(GET => req_path('{"set":{"back":true}}'));
-my $nid = cookie_id($r[1]);
+my $nid = sid_of($r[1]);
 $rec = $nid ? eval { mc_record($nid) } : undef;
 ok(($r[0] // 0) == 200 && $rec && ($rec->{state}{item}{back} // '') eq 'true',
    'after the restart: SessionRequire commits an update')

@@ -29,7 +29,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -54,7 +53,7 @@ END { settle_suite_memcached() }    # for the next test file
 # a session with committed data
 my $g = held_get();
 my $id = $g->{id};
-my ($code) = put_state($id, encode_state(id => $id, items => [[cart => '{"Items":3}']]));
+my ($code) = raw_put($id, encode_state(id => $id, items => [[cart => '{"Items":3}']]));
 my ($how) = $g->{conn}->read_to_end(5);
 ok($g->{code} == 200 && $code == 200 && $how eq 'complete',
    'setup: a session with committed data') or diag("GET $g->{code} PUT $code $how");
@@ -72,9 +71,9 @@ ok($rec && $rec->{lock} == LOCK_HELD && $rec->{kind} == KIND_ENDPOINT,
 # half sent (the update is committed after the body, see t/40)
 my $g2 = held_get();
 my $F = $g2->{id};
-put_state($F, encode_state(id => $F, items => [[f => '1']]));
+raw_put($F, encode_state(id => $F, items => [[f => '1']]));
 $g2->{conn}->read_to_end(5);
-my $slow = RS::Fault::Conn->new;
+my $slow = RS::Client->new;
 $slow->send_request(POST => '/req/env.cgi?update=%7B%22set%22%3A%7B%22f%22%3A2%7D%7D',
                     [Cookie => COOKIE_NAME . "=$F", 'Content-Type' => 'text/plain'],
                     'x' x 32, length => 64);
@@ -139,7 +138,7 @@ $slow->close;
 # the PUT
 my $body = encode_state(id => $id, items => [[cart => '{"Items":4}']]);
 my ($r, $answers, $slowest) =
-    until_not_503(sub { put_state($id, $body, timeout => 5) });
+    until_not_503(sub { raw_put($id, $body, timeout => 5) });
 my ($pc, $preason, $pbody, $ph) = @$r;
 my @answers = @$answers;
 diag("PUT answers: @answers");
@@ -155,7 +154,7 @@ ok(!defined mc_get(store_key($id)), 'the PUT did not recreate the lost session')
 # the old cookie: a new session under a fresh ID
 ($r, $answers, $slowest) = until_not_503(sub { readonly_get($id, timeout => 5) });
 my ($rc, $st, $rh) = @$r;
-my $new = cookie_id($rh);
+my $new = sid_of($rh);
 diag("read-only GET answers: @$answers");
 ok(!grep({ $_ ne '503' } @$answers[0 .. $#$answers - 1]) && $slowest < $MAX,
    'read-only GET: nothing but 503 before its final answer, each within 2 s');
@@ -175,7 +174,7 @@ my ($gr, $gcodes) = $new ? until_not_503(sub {
 }) : ([], ['no new session to use']);
 my $w = $gr->[1];
 my ($pr, $pcodes) = ($gr->[0] // 0) == 200
-    ? until_not_503(sub { put_state($new, encode_state(id => $new, items => [[x => '1']]),
+    ? until_not_503(sub { raw_put($new, encode_state(id => $new, items => [[x => '1']]),
                                     timeout => 5) })
     : ([], []);
 ($how) = $w ? $w->{conn}->read_to_end(5) : ('none');

@@ -36,7 +36,6 @@ use IO::Select ();
 use IPC::Open2 ();
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -65,7 +64,7 @@ my $n = 0;
 sub committed_session {
     my $label = shift;
     my $g = held_get();
-    my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+    my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                                                items => [[v => qq{"$label"}]]));
     my ($how) = $g->{conn}->read_to_end(5);
     die "setup of $label failed: GET $g->{code} PUT $c $how\n"
@@ -93,7 +92,7 @@ sub next_writer {
     is_deeply($items, [[v => qq{"$label"}]],
               "$case: the state is the last committed one");
     if (($w->{code} // 0) == 200) {
-        put_state($id, encode_state(id => $id, items => $items));
+        raw_put($id, encode_state(id => $id, items => $items));
         $w->{conn}->read_to_end(3);
     }
     $w->{conn}->close;
@@ -113,12 +112,12 @@ sub next_writer {
 {
     my $id = committed_session('a2-old');
     my $holder = held_get(session => $id);
-    my $waiter = RS::Fault::Conn->new;
+    my $waiter = RS::Client->new;
     $waiter->send_request(GET => ENDPOINT, [@key, cookie($id)]);
     sleep 0.3;
     my $waiting = !IO::Select->new($waiter->sock)->can_read(0);
     $waiter->close;
-    my ($c) = put_state($id, encode_state(id => $id, items => [[v => '"a2"']]));
+    my ($c) = raw_put($id, encode_state(id => $id, items => [[v => '"a2"']]));
     my ($how) = $holder->{conn}->read_to_end(5);
     my $t_commit = now();
     ok($holder->{code} == 200 && $waiting && $c == 200 && $how eq 'complete',
@@ -131,7 +130,7 @@ sub next_writer {
 my $half_put = sub {
     my $id = shift;
     my $body = encode_state(id => $id, items => [[v => '"' . ('p' x 200) . '"']]);
-    my $p = RS::Fault::Conn->new;
+    my $p = RS::Client->new;
     $p->send_request(PUT => ENDPOINT, [@key, cookie($id)],
                      substr($body, 0, length($body) / 2),
                      length => length $body);
@@ -157,7 +156,7 @@ my $half_put = sub {
                 . (defined $hb ? 'yes' : 'none'));
     is_deeply($rec->{state}{items}, [[v => '"b1"']],
               '(b1) the half PUT changed nothing');
-    my ($c, $reason) = put_state($id, encode_state(id => $id,
+    my ($c, $reason) = raw_put($id, encode_state(id => $id,
                                                    items => [[v => '"b1-new"']]));
     ($how) = $g->{conn}->read_to_end(3);
     ok($c == 200 && $how eq 'complete',
@@ -179,7 +178,7 @@ my $half_put = sub {
 # Opens a POST, reads the state; returns (conn, code, state).
 sub post_open {
     my ($id, %o) = @_;
-    my $p = RS::Fault::Conn->new;
+    my $p = RS::Client->new;
     if ($o{chunked}) {
         $p->send_request(POST => ENDPOINT,
                          [@key, cookie($id), 'Transfer-Encoding' => 'chunked'],
@@ -197,7 +196,7 @@ sub post_open {
         my $piece = $p->read_piece($deadline - now());
         last unless defined $piece && length $piece;
         $buf .= $piece;
-        $st = eval { decode_state($buf) } and last;
+        $st = eval { decode_state($buf, 1) } and last;
     }
     return ($p, $code, $st);
 }
@@ -275,7 +274,7 @@ for my $mode (qw(close reset goaway)) {
             last if $k eq 'VANISHED' || $k eq 'ERROR';
         }
         my $t = now();
-        my $st = $got{STATE} ? eval { decode_state(pack 'H*', $got{STATE}) }
+        my $st = $got{STATE} ? eval { decode_state(pack('H*', $got{STATE}), 1) }
                              : undef;
         ok(($got{STATUS} // '') eq '200' && $st && $st->{id} eq $id
            && ($got{VANISHED} // '') eq $mode,
@@ -303,7 +302,7 @@ for my $mode (qw(close reset goaway)) {
 # be committed). The client sends half the body and closes.
 {
     my $id = committed_session('d');
-    my $q = RS::Fault::Conn->new;
+    my $q = RS::Client->new;
     $q->send_request(POST => '/req/env.cgi?update=%7B%22set%22%3A%7B%22v%22%3A%22d-new%22%7D%7D',
                      [cookie($id), 'Content-Type' => 'text/plain'],
                      'x' x 50, length => 100);

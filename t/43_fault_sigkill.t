@@ -27,7 +27,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -47,7 +46,8 @@ my $BOUND = 4.0;    # lease (2 s) plus a little
 my $log0 = error_log_since();
 my @key = (KEY_HEADER, API_KEY);
 
-my $own = start_own_httpd(name => 'sigkill', mpm => 'prefork',
+my $own = start_httpd(name => 'fault-sigkill', mpm => 'prefork',
+                      log_level => 'info remote_session:debug', config => "Timeout 30",
                           mpm_conf => <<'EOC');
 StartServers 1
 MinSpareServers 1
@@ -55,7 +55,7 @@ MaxSpareServers 1
 MaxRequestWorkers 1
 ServerLimit 1
 EOC
-END { stop_own_httpd($own) if $own }
+END { stop_httpd($own) if $own }
 ok($own && $own->{pid}, "own httpd (prefork, one child) on port $own->{port}");
 
 # The one live child of our httpd (waits for the parent to have one).
@@ -80,7 +80,7 @@ sub gone {
 sub committed_session {
     my $label = shift;
     my $g = held_get();
-    my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+    my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                                                items => [[v => qq{"$label"}]]));
     my ($how) = $g->{conn}->read_to_end(5);
     die "setup failed: GET $g->{code} PUT $c $how\n"
@@ -101,7 +101,7 @@ for my $kind (qw(GET POST)) {
         $holder = held_get(session => $id, port => $own->{port})->{conn};
     }
     else {
-        $holder = RS::Fault::Conn->new($own->{port});
+        $holder = RS::Client->new(port => $own->{port});
         $holder->send_request(POST => ENDPOINT,
             [@key, Cookie => COOKIE_NAME . "=$id",
              'Transfer-Encoding' => 'chunked'], '', no_length => 1);
@@ -129,7 +129,7 @@ for my $kind (qw(GET POST)) {
     $holder->close;
     $rec = mc_record($id);
     ok($rec && $rec->{lock} == LOCK_HELD, "$case: the lock stays held in memcached");
-    my $renewed = $rec ? $rec->{renewed} : $t_kill;
+    my $renewed = $rec ? $rec->{renewed} / 1e6 : $t_kill;
     diag(sprintf '%s: last renewal %.3f s before the kill', $case,
          $t_kill - $renewed);
 
@@ -148,7 +148,7 @@ for my $kind (qw(GET POST)) {
               "$case: the next writer sees the last committed state");
 
     # its commit
-    my ($c, $reason) = put_state($id, encode_state(id => $id,
+    my ($c, $reason) = raw_put($id, encode_state(id => $id,
                                                    items => [[v => qq{"after-$kind"}]]));
     ($how) = $w->{conn}->read_to_end(3);
     $rec = mc_record($id);
@@ -179,6 +179,6 @@ ok(($c // 0) == 200 && $st && $child && !grep({ $_ == $child } values %killed),
 
 # no child crashed (prefork does not log the SIGKILLs we sent), up to the
 # stop of our httpd
-stop_own_httpd($own);
+stop_httpd($own);
 unlike(slurp($own->{error_log}), qr/exit signal|segfault/i,
        'no child of our httpd died of another signal, up to its stop');

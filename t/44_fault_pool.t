@@ -50,7 +50,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -69,14 +68,14 @@ my $MIN_NEW = 1820;
 
 my ($m1, $m2, $own);
 END {
-    stop_own_httpd($own) if $own;
-    kill_memcached($_) for grep { $_ } $m1, $m2;
+    stop_httpd($own) if $own;
+    stop_memcached($_, 'KILL') for grep { $_ } $m1, $m2;
 }
-$m1 = spawn_memcached();
-$m2 = spawn_memcached();
+$m1 = start_memcached();
+$m2 = start_memcached();
 my ($p1, $p2) = ($m1->{port}, $m2->{port});
 # requests one at a time, a held GET and its PUT at most: 2 workers needed
-$own = start_own_httpd(name => 'pool',
+$own = start_httpd(name => 'fault-pool', log_level => 'info remote_session:debug', config => "Timeout 30",
                        store => "--SERVER=127.0.0.1:$p1 --SERVER=127.0.0.1:$p2",
                        mpm => 'event', mpm_conf => <<'E');
 StartServers 1
@@ -94,7 +93,7 @@ my (@ids, $setup_ok);
 $setup_ok = 1;
 for my $i (1 .. $NSESS) {
     my $g = held_get(port => $port);
-    my ($c) = $g->{id} ? put_state($g->{id}, encode_state(id => $g->{id},
+    my ($c) = $g->{id} ? raw_put($g->{id}, encode_state(id => $g->{id},
                                    items => [[v => qq{"s$i"}]]), port => $port) : ();
     my ($how) = $g->{conn}->read_to_end(5);
     $setup_ok = 0 unless $g->{code} == 200 && ($c // 0) == 200 && $how eq 'complete';
@@ -119,7 +118,7 @@ ok(@on1 + @on2 == $NSESS && !$both && @on1 >= 5 && @on2 >= 5,
     or diag("both: $both, nowhere: " . ($NSESS - @on1 - @on2));
 
 # --- P2 dies ---------------------------------------------------------------------------
-kill_memcached($m2);
+stop_memcached($m2, 'KILL');
 ok(!defined RS::Memcached::version($p2, 1), "memcached $p2 killed");
 
 # sessions on P1
@@ -137,7 +136,7 @@ ok(!@bad1, 'every session on the live server: read-only GET 200 with its data, <
 my $s1 = $on1[0][0];
 my $g = held_get(session => $s1, port => $port, timeout => 5);
 my ($pc) = $g->{code} == 200
-    ? put_state($s1, encode_state(id => $s1, items => [[v => '"changed"']]), port => $port)
+    ? raw_put($s1, encode_state(id => $s1, items => [[v => '"changed"']]), port => $port)
     : ();
 my ($how) = $g->{conn}->read_to_end(5);
 my $rec = eval { mc_record($s1, $p1) };
@@ -153,7 +152,7 @@ for my $s (@on2) {
     my ($t, $c, $st, $h) = timed(sub { readonly_get($s->[0], port => $port, timeout => 5) });
     $slow2 = $t if $t > $slow2;
     push @bad2, sprintf('%s: %s in %.3f s%s', $s->[0], $c // 'none', $t,
-                        cookie_id($h) ? ' with a new cookie' : '')
+                        sid_of($h) ? ' with a new cookie' : '')
         unless ($c // 0) == 503 && defined $h->{'retry-after'} && $t < $MAX;
 }
 ok(!@bad2, 'every session on the dead server: read-only GET 503 + Retry-After, < 2 s')
@@ -162,7 +161,7 @@ diag(sprintf 'slowest read-only GET: %.3f s (live server), %.3f s (dead server)'
      $slow1, $slow2);
 my ($t, $c, $h) = timed(sub { raw_request(GET => ENDPOINT, port => $port, timeout => 5,
     headers => [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$on2[0][0]"]) });
-ok(($c // 0) == 503 && defined $h->{'retry-after'} && !cookie_id($h) && $t < $MAX,
+ok(($c // 0) == 503 && defined $h->{'retry-after'} && !sid_of($h) && $t < $MAX,
    'a session on the dead server: writeable GET 503 + Retry-After, no new cookie')
     or diag(sprintf 'got %s in %.3f s', $c // 'none', $t);
 
@@ -173,7 +172,7 @@ for (1 .. $NNEW) {
     my ($t, $c, $st, $h) = timed(sub { readonly_get(undef, port => $port, timeout => 5) });
     $slown = $t if $t > $slown;
     $codes{$c // 'none'}++;
-    if (($c // 0) == 200 && $st && $st->{new} && cookie_id($h)) {
+    if (($c // 0) == 200 && $st && $st->{new} && sid_of($h)) {
         $ok++;
         push @not_on_p1, $st->{id} unless defined mc_get(store_key($st->{id}), $p1);
     }
@@ -192,7 +191,7 @@ ok(!@not_on_p1, '... every new session is stored on the live server')
     or diag("not on $p1: @not_on_p1");
 
 # --- P2 comes back, empty --------------------------------------------------------------
-$m2 = eval { spawn_memcached($p2) };
+$m2 = eval { start_memcached(port => $p2) };
 ok($m2, "memcached restarted on $p2 (empty)") or diag($@);
 my $lost = $on2[0][0];
 my $t_up = now();
@@ -204,13 +203,13 @@ while (now() - $t_up < 8) {
     sleep 0.1;
 }
 my $t_back = now() - $t_up;
-my $new = cookie_id($rh);
+my $new = sid_of($rh);
 diag(sprintf 'a lost session answered %s after %.3f s (%s)', $rc // 'none', $t_back,
      join ' ', @seen);
 ok(($rc // 0) == 200 && $t_back < 5 && $new && $new ne $lost && $st
    && $st->{id} eq $new && $st->{new} && !@{ $st->{items} },
    'after the restart: a lost session\'s cookie gets a new, empty session under a fresh ID within 5 s');
 
-stop_own_httpd($own);
+stop_httpd($own);
 unlike(slurp($own->{error_log}), qr/exit signal|segfault/i,
        'no httpd child of ours died of a signal, up to its stop');

@@ -40,7 +40,6 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -54,7 +53,7 @@ my @RUNS = ([event => 'graceful'], [prefork => 'graceful'],
 plan tests => @RUNS * (2 + 2 * $NHELD + 2);
 
 my $own;
-END { stop_own_httpd($own) if $own }
+END { stop_httpd($own) if $own }
 
 # A second access log whose lines carry the X-Fault-Mark request header, so
 # that the line of one given request can be found; mod_log_config writes it
@@ -68,7 +67,7 @@ my $MARK_CONF = "<IfModule log_config_module>\n"
 # with X-Fault-Mark: $mark
 sub marked_put {
     my ($id, $bytes, $port, $mark) = @_;
-    my $c = RS::Fault::Conn->new($port);
+    my $c = RS::Client->new(port => $port);
     $c->send_request('PUT', ENDPOINT,
                      [KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id",
                       'X-Fault-Mark' => $mark, Connection => 'close'], $bytes);
@@ -94,8 +93,9 @@ sub marked_line {
 for my $run (@RUNS) {
     my ($mpm_name, $how_restart) = @$run;
     my $mpm = $mpm_name;
-    $own = start_own_httpd(name => "$how_restart-$mpm", mpm => $mpm,
-                           config => $MARK_CONF,
+    $own = start_httpd(name => "fault-$how_restart-$mpm", mpm => $mpm,
+                       log_level => 'info remote_session:debug',
+                       config => "Timeout 30\n$MARK_CONF",
                            mpm_conf => $mpm eq 'event' ? <<'E' : <<'P');
 StartServers 1
 ServerLimit 4
@@ -118,7 +118,7 @@ P
     $setup = 1;
     for my $i (1 .. $NHELD) {
         my $g = held_get(port => $port);
-        my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+        my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                             items => [[v => qq{"v$i"}]]), port => $port);
         my ($how) = $g->{conn}->read_to_end(5);
         $setup = 0 unless $g->{code} == 200 && $c == 200 && $how eq 'complete';
@@ -219,7 +219,7 @@ P
         diag(sprintf '%s: new writer had the lock %.3f s after the reference',
              $case, $t);
         if (($w->{code} // 0) == 200) {
-            put_state($s->{id}, encode_state(id => $s->{id},
+            raw_put($s->{id}, encode_state(id => $s->{id},
                                              items => $w->{state}{items}),
                       port => $port);
             $w->{conn}->read_to_end(3);
@@ -244,7 +244,7 @@ P
          $mpm, $how_restart, now() - $t0);
 
     # (after the stop: children exiting must not crash either)
-    stop_own_httpd($own);
+    stop_httpd($own);
     unlike(slurp($own->{error_log}), qr/exit signal|segfault/i,
            "[$mpm -k $how_restart] no child of ours died of a signal, up to its stop");
     undef $own;

@@ -34,7 +34,6 @@ use Apache::Test qw(-withtestmore);
 use POSIX ();
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -49,11 +48,12 @@ my ($m, $own, $wpid);
 END {
     kill KILL => $wpid if $wpid;
     kill CONT => $m->{pid} if $m && $m->{pid};
-    stop_own_httpd($own) if $own;
-    kill_memcached($m) if $m;
+    stop_httpd($own) if $own;
+    stop_memcached($m, 'KILL') if $m;
 }
-$m = spawn_memcached();
-$own = start_own_httpd(name => 'hang', cgi => 1, store => "--SERVER=127.0.0.1:$m->{port}",
+$m = start_memcached();
+$own = start_httpd(name => 'fault-hang', mpm => 'event', cgi => 1,
+                   log_level => 'info remote_session:debug', config => "Timeout 30", store => "--SERVER=127.0.0.1:$m->{port}",
                        mpm_conf => <<'E');
 StartServers 1
 ServerLimit 1
@@ -72,7 +72,7 @@ sub cookie { return (Cookie => COOKIE_NAME . "=$_[0]") }
 my %data;
 for my $n (1 .. 6) {
     my $g = held_get(port => $port);
-    my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+    my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                         items => [[who => qq{"$n"}]]), port => $port);
     $g->{conn}->read_to_end(5);
     $data{$g->{id}} = qq{"$n"} if $c == 200;
@@ -151,7 +151,7 @@ if ($wpid == 0) {
         if (($w->{code} // 0) == 200) {
             my $deadline = now() + 30;
             sleep 0.02 until -e $go || now() > $deadline;
-            my ($pc) = put_state($H, encode_state(id => $H, items => [[who => '"after"']]),
+            my ($pc) = raw_put($H, encode_state(id => $H, items => [[who => '"after"']]),
                                  port => $port);
             my ($how) = $w->{conn}->read_to_end(5);
             $out .= sprintf "%s %s\n", $pc // 'none', $how;
@@ -212,6 +212,6 @@ $rec = mc_record($H, $m->{port});
 ok($rec && $rec->{lock} == LOCK_FREE && ($rec->{state}{item}{who} // '') eq '"after"',
    'memcached holds the commit, the lock is free');
 
-stop_own_httpd($own);
+stop_httpd($own);
 unlike(slurp($own->{error_log}), qr/exit signal|segfault/i,
        'no child of ours died of a signal, up to its stop');

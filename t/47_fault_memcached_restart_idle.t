@@ -22,7 +22,6 @@ use Apache::Test qw(-withtestmore);
 use POSIX ();
 use Time::HiRes qw(sleep);
 use RS::Test qw(:all);
-use RS::Fault qw(:all);
 
 # a die outside an eval shows in the TAP output (Apache::Test's harness
 # does not show our stderr)
@@ -61,7 +60,7 @@ sub burst {
                 my $r = $g->{code} // 'none';
                 if (($g->{code} // 0) == 200) {
                     sleep 0.2;    # all held at once
-                    my ($c) = put_state($g->{id}, encode_state(id => $g->{id},
+                    my ($c) = raw_put($g->{id}, encode_state(id => $g->{id},
                                         items => [[i => $i]]), timeout => 5);
                     my ($how) = ($c // 0) == 200 ? $g->{conn}->read_to_end(5) : ('-');
                     $r .= '/' . ($c // 'none') . "/$how";
@@ -97,13 +96,13 @@ my @seq;
 for my $i (1 .. 5) {
     my ($c, $st, $h) = readonly_get(undef, timeout => 5);
     push @seq, "new-ro:" . ($c // 'none');
-    my $id = cookie_id($h);
+    my $id = sid_of($h);
     ($c) = raw_request(GET => '/req/env.cgi', timeout => 5);
     push @seq, "req-new:" . ($c // 'none');
     next unless $id;
     my $g = held_get(session => $id, timeout => 5);
     my ($pc) = ($g->{code} // 0) == 200
-        ? put_state($id, encode_state(id => $id, items => [[i => $i]]), timeout => 5)
+        ? raw_put($id, encode_state(id => $id, items => [[i => $i]]), timeout => 5)
         : ();
     $g->{conn}->close;
     push @seq, "cycle:" . ($g->{code} // 'none') . '/' . ($pc // '-');

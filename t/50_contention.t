@@ -28,7 +28,7 @@
 #     t/conf/hostile.conf.in (RemoteSessionLockTimeout 120, so nothing times
 #     out; RemoteSessionLockLease 10, so a CGI slowed down by a loaded
 #     machine keeps its lease);
-#   - prefork: an httpd of our own (RS::Hostile::own_httpd: mpm_prefork,
+#   - prefork: an httpd of our own (RS::Httpd::start_httpd: mpm_prefork,
 #     mod_cgi, our module, the suite's memcached, the same settings), with
 #     MaxRequestWorkers 150 (100 needed, see below) and all of them started
 #     at once.
@@ -45,8 +45,10 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(error_log_since t_dir server_mpm need_workers);
-use RS::Hostile qw(:all);
+use RS::Test qw(error_log_since t_dir server_mpm need_workers
+                item_of
+                log_crashes slurp start_httpd stop_httpd
+                new_session read_state endpoint_cycle);
 use File::Path ();
 use File::Spec ();
 use POSIX ();
@@ -75,7 +77,7 @@ plan tests => 2 * 10 + 1;
 # run_clients($port, $what) -> summary hash; the test assertions follow.
 sub run_clients {
     my ($port, $what) = @_;
-    my $id = new_session($port) or die "no session on $port\n";
+    my $id = new_session(port => $port) or die "no session on $port\n";
     my $init = endpoint_cycle($port, $id, sub {
         +{ %{ $_[0] }, items => [['counter', '0']] };
     });
@@ -141,7 +143,7 @@ sub run_clients {
         }
     }
     my ($st, $res) = read_state($port, $id);
-    $s{final} = $st ? state_item($st, 'counter') : undef;
+    $s{final} = $st ? item_of($st, 'counter') : undef;
     $s{final_res} = $res;
     return \%s;
 }
@@ -153,14 +155,14 @@ sub client {
     srand($k * 7919 + 1);
     open my $out, '>', $file or die "$file: $!\n";
     my $old = select $out; $| = 1; select $old;
-    my $c = RS::Hostile::Client->new($port, timeout => 180);
+    my $c = RS::Client->new(port => $port, timeout => 180);
     for (1 .. $n) {
         my $t0 = Time::HiRes::time();
         if (rand() < 0.5) {
             my $written;
             my $r = endpoint_cycle($port, $id, sub {
                 my $st = shift;
-                my $v = state_item($st, 'counter') // 'none';
+                my $v = item_of($st, 'counter') // 'none';
                 die "counter is '$v'\n" unless $v =~ /^\d+\z/;
                 $written = $v + 1;
                 return +{ %$st, items => [['counter', "$written"]] };
@@ -223,15 +225,12 @@ my $log_from = error_log_since();
 # prefork MPM: our own httpd on the suite's memcached
 my $prefork_log = '';
 my $h;
-END { stop_own_httpd($h) if $h }    # when the test dies half-way
+END { stop_httpd($h) if $h }    # when the test dies half-way
 {
-    $h = own_httpd(
-        mpm => 'prefork',
+    $h = start_httpd(
+        mpm => 'prefork', modules => [qw(authz_core alias mime)],
         dir => File::Spec->catdir($t, 'logs', 'hostile_prefork'),
-        module => File::Spec->catfile($t, File::Spec->updir,
-                                      'mod_remote_session.so'),
-        memcached_port => $ENV{RS_MEMCACHED_PORT},
-        cgi_dir => File::Spec->catdir($t, 'cgi-bin'),
+        cgi => 1, suite_lock => 0, log_level => 'notice remote_session:info',
         mpm_conf => <<"P",
 StartServers $PREFORK_WORKERS
 MinSpareServers 10
@@ -240,11 +239,12 @@ ServerLimit $PREFORK_WORKERS
 MaxRequestWorkers $PREFORK_WORKERS
 MaxConnectionsPerChild 0
 P
-        config => "RemoteSessionLockTimeout 120\nRemoteSessionLockLease 10\n",
+        config => "KeepAlive On\nMaxKeepAliveRequests 0\nTimeout 60\n"
+                . "RemoteSessionLockTimeout 120\nRemoteSessionLockLease 10\n",
     );
     my $s = eval { run_clients($h->{port}, 'prefork') };
     my $err = $@;
-    stop_own_httpd($h);
+    stop_httpd($h);
     $prefork_log = slurp($h->{error_log});
     die $err if $err;
     check($s, 'prefork MPM');

@@ -14,7 +14,7 @@
 #     their own expectation; a generated case is expected to be refused
 #     unless spec_decode() below reads it as a state of this session (then
 #     it would commit and is left out). Self-check: spec_decode() and
-#     RS::Hostile::dec_state (RS::Proto's decoder, shared by the helpers),
+#     dec_state (RS::Codec's decoder, shared by the helpers),
 #     written apart and in different ways, must read every body -- hand-made
 #     and generated -- the same way (both refuse it, or both decode the same
 #     state), and every hand-made expectation must match that reading;
@@ -47,8 +47,10 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(mc_get error_log_since t_dir need_workers);
-use RS::Hostile qw(:all);
+use RS::Test qw(mc_get error_log_since t_dir need_workers
+                ID_RE dec_state enc7 enc_str encode_state
+                children_rss_kb log_crashes slurp
+                API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME MSG_DESER hold_get new_session read_state endpoint_cycle sid_of);
 use File::Spec ();
 use Time::HiRes ();
 
@@ -67,7 +69,7 @@ need_workers(3);
 
 plan tests => 9 + 19 + 14 + 23 + 2 + 5;
 
-my $c = RS::Hostile::Client->new($port);
+my $c = RS::Client->new(port => $port);
 
 # ---------------------------------------------------------------------------
 # methods (9)
@@ -98,12 +100,12 @@ for my $m (qw(DELETE PATCH OPTIONS PROPFIND HEAD)) {
 # the PUT flood (19)
 
 # A session with five items and an unknown key, committed.
-my $id = new_session($port);
-my $other = new_session($port);
+my $id = new_session(port => $port);
+my $other = new_session(port => $port);
 my @items = (['a', '1'], ['b', '"two"'], ['c', '{"X":[1,2,3],"Y":"\u00e9"}'],
              ['d', 'null'], ["\xc3\xa9t\xc3\xa9", '3.5']);
 my %valid = (id => $id, timeout => 20, items => \@items, unknown => ['u1']);
-my $V = enc_state(\%valid);
+my $V = encode_state(\%valid);
 {
     my $r = endpoint_cycle($port, $id, sub { \%valid });
     ok($r->{put} == 200 && $r->{ended}, 'setup: the five items committed')
@@ -120,7 +122,7 @@ my %pos;
     $p += 3;                                 # bools
     $pos{bools} = $p - 3;
     $pos{timeout} = $p;
-    $p += length enc_7bit(20);
+    $p += length enc7(20);
     $pos{count} = $p;
     $p += 1;
     for my $i (0 .. $#items) {
@@ -139,7 +141,7 @@ my %pos;
 # padded with 0x80 to five, then 0x00 (.NET's reader refuses a fifth byte
 # over 0x0F, so this must be refused)
 sub six_bytes {
-    my $e = enc_7bit(shift);
+    my $e = enc7(shift);
     $e =~ s/([\x00-\x7f])\z/chr(ord($1) | 0x80)/e;
     return $e . ("\x80" x (5 - length $e)) . "\x00";
 }
@@ -147,7 +149,7 @@ sub six_bytes {
 sub splice7 {
     my ($at, $old, $bytes) = @_;
     my $b = $V;
-    substr($b, $at, length enc_7bit($old)) = $bytes;
+    substr($b, $at, length enc7($old)) = $bytes;
     return $b;
 }
 
@@ -175,7 +177,7 @@ for my $f (sort keys %fields) {
     next if $f eq 'timeout';    # any 32-bit Timeout is a valid value
     for my $n (0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 1_000_001, 1_000_000,
                length($V) - $pos{$f}, $old + 1) {
-        push @cases, ["$f declared as $n", splice7($pos{$f}, $old, enc_7bit($n)),
+        push @cases, ["$f declared as $n", splice7($pos{$f}, $old, enc7($n)),
                       'deser'];
     }
 }
@@ -194,16 +196,16 @@ for my $u (@bad_utf8) {
     my $hex = unpack 'H*', $u;
     push @cases,
         ["key with invalid UTF-8 $hex",
-         enc_state({ %valid, items => [@items[0 .. 1], ["k$u", '1']] }), 'deser'],
+         encode_state({ %valid, items => [@items[0 .. 1], ["k$u", '1']] }), 'deser'],
         ["unknown key with invalid UTF-8 $hex",
-         enc_state({ %valid, unknown => ["u$u"] }), 'deser'],
+         encode_state({ %valid, unknown => ["u$u"] }), 'deser'],
         ["session ID with invalid UTF-8 $hex",
-         enc_state({ %valid, id => substr($id, 0, 20) . $u }), 'deser'];
+         encode_state({ %valid, id => substr($id, 0, 20) . $u }), 'deser'];
 }
 for my $mid ($other, 'aaaaaaaaaaaaaaaaaaaaaaaa', '', uc $id, "$id ", " $id",
              substr($id, 0, 23), "${id}x", "\0" x 24, "\0$id") {
     push @cases, ['mismatched session ID ' . unpack('H*', $mid),
-                  enc_state({ %valid, id => $mid }), 'deser'];
+                  encode_state({ %valid, id => $mid }), 'deser'];
 }
 push @cases, ['one trailing NUL', "$V\0", 'deser'],
              ['a second state after the first', "$V$V", 'deser'],
@@ -213,11 +215,11 @@ push @cases, ['one trailing NUL', "$V\0", 'deser'],
 for my $bad ('{', '[1,', "\"\xff\"", 'nul', 'tru', '1e400', "\"a\0b\"",
              '{"a":1}x', "'s'", '01') {
     push @cases, ['value ' . unpack('H*', $bad),
-                  enc_state({ %valid, items => [['a', $bad]] }),
+                  encode_state({ %valid, items => [['a', $bad]] }),
                   qr/\Akey 'a' expects JSON, got invalid JSON/];
 }
 
-# A second reading of PROTOCOL.md, written apart from RS::Proto's decoder
+# A second reading of PROTOCOL.md, written apart from RS::Codec's decoder
 # and in another way (regular expressions over the bytes; UTF-8 checked by
 # decoding code points, not by a table of byte patterns), for the
 # self-check below. spec_decode($bytes) -> { id, new, abandoned, readonly,
@@ -340,9 +342,9 @@ push @cases, ['1000001 bytes', $V . ("\0" x (1_000_001 - length $V)), 413],
 sub big_state {
     my $n = shift;
     my $k = $n - 200;
-    my $len = length enc_state({ %valid, items => [['big', '"' . ('x' x $k) . '"']] });
+    my $len = length encode_state({ %valid, items => [['big', '"' . ('x' x $k) . '"']] });
     $k += $n - $len;
-    my $b = enc_state({ %valid, items => [['big', '"' . ('x' x $k) . '"']] });
+    my $b = encode_state({ %valid, items => [['big', '"' . ('x' x $k) . '"']] });
     die "big_state: " . length($b) . " != $n\n" unless length $b == $n;
     return $b;
 }
@@ -378,7 +380,7 @@ ok(!@disagree, 'two Perl readings of PROTOCOL.md (spec_decode, dec_state) '
 
 # The held GET, then every case through one keep-alive connection (every
 # fifth chunked, in chunks of 1 to 64 bytes).
-my $hold = hold_get($port, cookie => $id);
+my $hold = hold_get($id, port => $port, strict => 1, timeout => 30);
 ok($hold->{code} == 200 && $hold->{state}, 'writeable GET holds the lock')
     or BAIL_OUT('no held GET: ' . ($hold->{error} // $hold->{code}));
 
@@ -474,7 +476,7 @@ ok($hold->drain, 'the held GET is still open after the flood');
 
 # 413 on a small vhost (RemoteSessionMaxSize 4096), same lock (same store)
 {
-    my $cs = RS::Hostile::Client->new($small);
+    my $cs = RS::Client->new(port => $small);
     my $at = $V . ("\0" x (4096 - length $V));
     my $r = $cs->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
                          body => $at);
@@ -486,7 +488,7 @@ ok($hold->drain, 'the held GET is still open after the flood');
     $r = $cs->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
                       body => "$at\0", chunked => 1, chunk => 1000);
     is($r->{code}, 413, 'MaxSize 4096: 4097 bytes chunked: 413');
-    my $big = enc_state({ %valid, items => [['big', '"' . 'y' x 4100 . '"']] });
+    my $big = encode_state({ %valid, items => [['big', '"' . 'y' x 4100 . '"']] });
     $r = $cs->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
                       body => $big);
     is($r->{code}, 413, 'MaxSize 4096: a valid state of ' . length($big)
@@ -498,10 +500,10 @@ ok($hold->drain, 'the held GET is still open after the flood');
 {
     my %next = (%valid, items => [@items, ['after', '"flood"']]);
     my $r = $c->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
-                        body => enc_state(\%next));
+                        body => encode_state(\%next));
     $c->close;
     is("$r->{code} $r->{reason}", '200 OK', 'a valid PUT after the flood: 200');
-    ok($hold->finish(5), 'the held GET then completes');
+    ok(($hold->finish(5) // '') eq 'end', 'the held GET then completes');
     my ($st) = read_state($port, $id);
     is_deeply($st && $st->{items}, $next{items},
               'the state read back is the one committed, byte for byte');
@@ -520,12 +522,12 @@ ok($hold->drain, 'the held GET is still open after the flood');
 # ---------------------------------------------------------------------------
 # cookies (14)
 
-my $live = new_session($port);
+my $live = new_session(port => $port);
 # ro_get($raw header lines) -> (response, decoded state)
 sub ro_get {
     my $extra = shift;
     my $raw = "GET " . ENDPOINT . " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            . KEY_HEADER . ": " . API_KEY . "\r\n" . RO_HEADER . ": true\r\n"
+            . KEY_HEADER . ": " . API_KEY . "\r\n" . READONLY_HEADER . ": true\r\n"
             . $extra . "\r\n";
     my $r = $c->request('GET', ENDPOINT, raw => $raw);
     my ($st) = $r->{code} == 200 ? dec_state($r->{body}) : ();
@@ -537,7 +539,7 @@ sub ro_get {
 sub fresh {
     my ($what, $dead, $extra, @presented) = @_;
     my ($r, $st) = ro_get($extra);
-    my $sc = set_cookie_id($r);
+    my $sc = sid_of($r);
     my $ok = $r->{code} == 200 && $st && $st->{new} && defined $sc
              && $sc =~ ID_RE && $sc eq $st->{id}
              && !grep { $_ eq $sc } @presented, $live;
@@ -551,13 +553,13 @@ sub adopted {
     my ($what, $extra) = @_;
     my ($r, $st) = ro_get($extra);
     ok($r->{code} == 200 && $st && !$st->{new} && $st->{id} eq $live
-       && !defined set_cookie_id($r), "$what: the live session, no Set-Cookie")
+       && !defined sid_of($r), "$what: the live session, no Set-Cookie")
         or diag("got $r->{code}, " . explain($st));
 }
 sub httpd400 {
     my ($what, $extra) = @_;
     my ($r) = ro_get($extra);
-    ok($r->{code} == 400 && !defined set_cookie_id($r),
+    ok($r->{code} == 400 && !defined sid_of($r),
        "$what: httpd's own 400, no session")
         or diag("got $r->{code} $r->{reason}");
     $c->close;
@@ -590,16 +592,18 @@ fresh('a well-formed ID of no session', 'a' x 24,
 # ro_value($what, header lines, readonly?) on a session of its own
 sub ro_value {
     my ($what, $lines, $want_ro) = @_;
-    my $sid = new_session($port);
-    my $h = RS::Hostile::Client->new($port);
+    my $sid = new_session(port => $port);
+    my $h = RS::Client->new(port => $port);
     my $raw = "GET " . ENDPOINT . " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             . KEY_HEADER . ": " . API_KEY . "\r\nCookie: $CN=$sid\r\n"
             . $lines . "\r\n";
     $h->send_raw($raw);
-    my $r = $h->read_head(10) || { code => 0, headers => {} };
+    my $code = $h->read_head(10);
+    my $r = { code => $code // 0, headers => defined $code ? $h->{headers} : {} };
     my $ct = $r->{headers}{'content-type'} // '';
     if ($want_ro) {
-        $h->read_body($r, 'GET');
+        $h->read_body(30);
+        $r->{body} = $h->{body};
         my ($st) = dec_state($r->{body} // '');
         ok($r->{code} == 200 && $ct =~ m{^application/json}
            && $st && $st->{readonly}, "read-only header $what: a read-only GET")
@@ -612,7 +616,7 @@ sub ro_value {
     }
     $h->close;    # a held GET is released when its client goes
 }
-my $RO = RO_HEADER;
+my $RO = READONLY_HEADER;
 ro_value("'TRUE'", "$RO: TRUE\r\n", 1);
 ro_value("'tRuE'", "$RO: tRuE\r\n", 1);
 ro_value("' True ' (spaces)", "$RO:   True   \r\n", 1);
@@ -630,7 +634,7 @@ ro_value("'true' twice (folded to 'true, true')", "$RO: true\r\n$RO: true\r\n", 
 ro_value("'\\xfftrue'", "$RO: \xfftrue\r\n", 0);
 ro_value('8000 spaces then true', "$RO: " . (' ' x 8000) . "true\r\n", 1);
 {
-    my $h = RS::Hostile::Client->new($port);
+    my $h = RS::Client->new(port => $port);
     my $r = $h->request('GET', ENDPOINT, key => API_KEY,
                         headers => [$RO, 'true' . (' ' x 9000)]);
     is($r->{code}, 400, 'read-only header of 9 KB: httpd\'s own 400');
@@ -644,7 +648,7 @@ ro_value('8000 spaces then true', "$RO: " . (' ' x 8000) . "true\r\n", 1);
 }
 # other header abuse
 {
-    my $h = RS::Hostile::Client->new($port);
+    my $h = RS::Client->new(port => $port);
     my $r = $h->request('GET', ENDPOINT, key => API_KEY,
                         headers => [$RO, 'true',
                                     map { ("X-Pad-$_", 'x' x 80) } 1 .. 90]);
@@ -671,9 +675,9 @@ ro_value('8000 spaces then true', "$RO: " . (' ' x 8000) . "true\r\n", 1);
 # which committed the held lock and stored the client's 25-byte ID (2)
 
 for my $tail ("\0", "\0junk") {
-    my $sid = new_session($port);
+    my $sid = new_session(port => $port);
     my $r = endpoint_cycle($port, $sid, sub {
-        enc_state({ %valid, id => $sid . $tail });
+        encode_state({ %valid, id => $sid . $tail });
     });
     is("$r->{put} " . ($r->{put_reason} // ''), '400 ' . MSG_DESER,
        'body session ID = the cookie\'s + ' . unpack('H*', $tail)
@@ -690,9 +694,9 @@ ok(!@crash, 'no child crashed (no "exit signal" or "Segmentation" in '
 my @rs_err = grep { /\[remote_session:(?:emerg|alert|crit)\]/ } split /\n/, $log;
 ok(!@rs_err, 'no emerg/alert/crit line of the module') or diag(join "\n", @rs_err);
 {
-    my $h = RS::Hostile::Client->new($port);
+    my $h = RS::Client->new(port => $port);
     my $r = $h->request('GET', ENDPOINT, key => API_KEY, cookie => $id,
-                        headers => [RO_HEADER, 'true']);
+                        headers => [READONLY_HEADER, 'true']);
     is($r->{code}, 200, 'the endpoint still answers');
     $r = endpoint_cycle($port, $id, sub { +{ %{ $_[0] }, items => [["z", "1"]] } });
     ok($r->{put} == 200 && $r->{ended}, 'and still commits');

@@ -21,8 +21,10 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(mc_get error_log_since t_dir need_workers);
-use RS::Hostile qw(:all);
+use RS::Test qw(mc_get error_log_since t_dir need_workers
+                item_of
+                log_crashes
+                new_session read_state endpoint_cycle);
 use File::Path ();
 use File::Spec ();
 use Time::HiRes ();
@@ -142,13 +144,13 @@ need_workers(3);
 
 plan tests => 4 * @refused + 4 * @too_long + 8 + 3;
 
-my $c = RS::Hostile::Client->new($port);
+my $c = RS::Client->new(port => $port);
 
 # Each case gets a session of its own holding two items, so that one case
 # cannot spoil the next: ($id, the stored state bytes).
 my ($id, $before);
 sub fresh_session {
-    $id = new_session($port);
+    $id = new_session(port => $port);
     my $r = endpoint_cycle($port, $id, sub {
         +{ %{ $_[0] }, items => [['keep', '"me"'], ['n', '1']] };
     });
@@ -219,21 +221,21 @@ for my $case (@too_long) {
 # nesting (below Jansson's depth limit of 2048) is stored; then an update
 # still commits on the session the last refusal was made on (8)
 {
-    my $other = new_session($port);
+    my $other = new_session(port => $port);
     my $line = line_of($LINE_MAX, '{"set":{"k":"', 'x', '"}}');
     my ($r) = run_cgi($other, "$line\r\n");
     is($r->{code}, 200, "a valid update in a header line of exactly $LINE_MAX "
        . 'bytes: 200');
     my ($st) = read_state($port, $other);
     my $want = $line =~ /("x+")/ ? $1 : '?';
-    ok($st && (state_item($st, 'k') // '') eq $want,
+    ok($st && (item_of($st, 'k') // '') eq $want,
        '... and its ' . (length($want) - 2) . '-character string is stored whole');
 
     my $deep = ('[' x 2000) . (']' x 2000);
     ($r) = run_cgi($other, h(qq({"set":{"deep":$deep}})));
     is($r->{code}, 200, 'a valid value nested 2000 deep: 200');
     ($st) = read_state($port, $other);
-    is(state_item($st, 'deep') // '', $deep, '... stored as sent');
+    is(item_of($st, 'deep') // '', $deep, '... stored as sent');
     ($r) = run_cgi($other, '');
     like($r->{body} // '', qr/^session=\{.*"deep":\[\[\[/m,
          '... and handed to the next request in REMOTE_SESSION');
@@ -243,7 +245,7 @@ for my $case (@too_long) {
     is($r->{code}, 200, 'after all refusals, a valid update on the same '
        . 'session: 200');
     ($st) = read_state($port, $id);
-    is(state_item($st, 'n'), '3', '... and it is stored');
+    is(item_of($st, 'n'), '3', '... and it is stored');
     is_deeply([map { $_->[0] } @{ $st->{items} }], ['keep', 'n'],
               '... next to the untouched item');
 }

@@ -32,8 +32,10 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(error_log_since mc_keys mc_keys_added need_workers);
-use RS::Hostile qw(:all);
+use RS::Test qw(error_log_since mc_keys mc_keys_added need_workers
+                encode_state item_of mc_stats
+                log_crashes
+                API_KEY KEY_HEADER READONLY_HEADER ENDPOINT hold_get new_session read_state endpoint_cycle sid_of);
 use Time::HiRes ();
 
 my $port  = Apache::Test::vars('port');
@@ -73,10 +75,10 @@ plan tests => @bad + 4 + 3 + 2 + 6;
 # a live session holding a value, for the cookie of the bad requests
 my $secret1 = 'rs53-secret-one-' . int rand 1e9;
 my $secret2 = 'rs53-secret-two-' . int rand 1e9;
-my $id = new_session($trace);
+my $id = new_session(port => $trace);
 endpoint_cycle($trace, $id, sub { +{ %{ $_[0] }, items => [['s1', qq("$secret1")]] } })
     ->{put} == 200 or die "setup: PUT failed\n";
-my $valid_put = enc_state({ id => $id, items => [['s1', '"overwritten"']] });
+my $valid_put = encode_state({ id => $id, items => [['s1', '"overwritten"']] });
 
 # memcached quiet (no held GET of an earlier test still polling), then
 # its counters
@@ -107,8 +109,8 @@ for my $case (@bad) {
     my ($what, $headers, $query) = @$case;
     my @wrong;
     for my $p ($port, $trace) {
-        my $c = RS::Hostile::Client->new($p);
-        for my $req (['GET', [RO_HEADER, 'true']], ['GET', []],
+        my $c = RS::Client->new(port => $p);
+        for my $req (['GET', [READONLY_HEADER, 'true']], ['GET', []],
                      ['PUT', [], $valid_put], ['POST', [], $valid_put]) {
             my ($m, $extra, $body) = @$req;
             for my $cookie ($id, undef) {
@@ -119,7 +121,7 @@ for my $case (@bad) {
                 push @wrong, "$p $m " . ($cookie ? 'cookie' : 'no cookie')
                     . ": $r->{code} body '" . substr($r->{body}, 0, 40) . "'"
                     unless $r->{code} == 401 && $r->{body} eq ''
-                        && !defined set_cookie_id($r);
+                        && !defined sid_of($r);
             }
         }
         $c->close;
@@ -132,11 +134,11 @@ for my $case (@bad) {
 # (the default), 401 on the vhost that admits 256 KB fields
 {
     my $big = 'f' x (100 * 1024);
-    my $c = RS::Hostile::Client->new($port);
+    my $c = RS::Client->new(port => $port);
     my $r = $c->request('GET', ENDPOINT, headers => [KEY_HEADER, $big]);
     is($r->{code}, 400, '100 KB key, default LimitRequestFieldSize: httpd\'s 400');
     $c->close;
-    $c = RS::Hostile::Client->new($trace);
+    $c = RS::Client->new(port => $trace);
     my @codes;
     for my $m ('GET', 'PUT', 'POST') {
         $r = $c->request($m, ENDPOINT, headers => [KEY_HEADER, $big],
@@ -164,16 +166,16 @@ for my $case (@bad) {
        . 'the refused requests') or diag(join "\n", @moved);
     is_deeply([mc_keys_added(undef, @keys0)], [], 'no item was added');
     my ($st) = read_state($trace, $id);
-    is(state_item($st, 's1'), qq("$secret1"), 'the session is as it was');
+    is(item_of($st, 's1'), qq("$secret1"), 'the session is as it was');
 }
 
 # blanks around the value are not part of it (RFC 9110 5.5)
 {
-    my $c = RS::Hostile::Client->new($port);
+    my $c = RS::Client->new(port => $port);
     my @codes;
     for my $v ("$K ", " $K", "\t$K\t", "   $K   ") {
         my $r = $c->request('GET', ENDPOINT, headers => [KEY_HEADER, $v,
-                                                         RO_HEADER, 'true']);
+                                                         READONLY_HEADER, 'true']);
         push @codes, $r->{code};
     }
     is("@codes", '200 200 200 200', 'the key with leading or trailing SP/HTAB '
@@ -186,28 +188,28 @@ for my $case (@bad) {
 # Logging at trace8 (vhost hostile_trace): the successful paths too, with a
 # second secret stored through SessionRequire
 {
-    my $c = RS::Hostile::Client->new($trace);
+    my $c = RS::Client->new(port => $trace);
     my $upd = '{"set":{"s2":"' . $secret2 . '"}}';
     (my $q = $upd) =~ s/([^A-Za-z0-9_.-])/sprintf '%%%02X', ord $1/ge;
     my $r = $c->request('GET', "/req/env.cgi?update=$q", cookie => $id);
     $r->{code} == 200 or diag("SessionRequire update: $r->{code}");
     $c->request('GET', '/ro/env.cgi', cookie => $id);
     $c->request('GET', ENDPOINT, key => $K, cookie => $id,
-                headers => [RO_HEADER, 'true']);
+                headers => [READONLY_HEADER, 'true']);
     $c->request('POST', ENDPOINT, key => $K, cookie => $id,
-                body => enc_state({ id => $id,
+                body => encode_state({ id => $id,
                                    items => [['s1', qq("$secret1")],
                                              ['s2', qq("$secret2")]] }));
     $c->request('PUT', ENDPOINT, key => $K, cookie => $id,
-                body => enc_state({ id => 'x' x 24,
+                body => encode_state({ id => 'x' x 24,
                                    items => [['s1', qq("$secret1")]] }));
     $c->close;
-    my $gone = hold_get($trace, cookie => $id);    # a client that goes away
+    my $gone = hold_get($id, port => $trace, strict => 1, timeout => 30);    # a client that goes away
     $gone->abort;                                  # (a debug line)
     my $cyc = endpoint_cycle($trace, $id, sub { $_[0] });
     my ($st) = read_state($trace, $id);
-    ok($st && state_item($st, 's1') eq qq("$secret1")
-       && state_item($st, 's2') eq qq("$secret2") && $cyc->{put} == 200,
+    ok($st && item_of($st, 's1') eq qq("$secret1")
+       && item_of($st, 's2') eq qq("$secret2") && $cyc->{put} == 200,
        'trace vhost: both secrets stored, every path exercised');
 
     my @lines = split /\n/, error_log_since($log_from);

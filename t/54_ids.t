@@ -16,8 +16,9 @@ use FindBin ();
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use RS::Test qw(mc_get mc_delete need_workers);
-use RS::Hostile qw(:all);
+use RS::Test qw(mc_get mc_delete need_workers
+                ID_RE dec_state encode_state
+                API_KEY READONLY_HEADER ENDPOINT hold_get new_session endpoint_cycle sid_of);
 
 my $port = Apache::Test::vars('port');
 my @alphabet = ('a' .. 'z', '0' .. '5');
@@ -28,11 +29,11 @@ need_workers(3);
 
 plan tests => 8 + 5 * 2 + 2 + 3 + 2;
 
-my $c = RS::Hostile::Client->new($port);
+my $c = RS::Client->new(port => $port);
 my (@ids, @mismatch);
 sub record {
     my ($how, $r, $state_id) = @_;
-    my $sc = set_cookie_id($r);
+    my $sc = sid_of($r);
     push @ids, $sc // "(none from $how: $r->{code})";
     push @mismatch, "$how: Set-Cookie " . ($sc // 'none') . ", state "
         . ($state_id // 'none')
@@ -40,12 +41,12 @@ sub record {
 }
 for my $i (1 .. 700) {
     my $r = $c->request('GET', ENDPOINT, key => API_KEY,
-                        headers => [RO_HEADER, 'true']);
+                        headers => [READONLY_HEADER, 'true']);
     my ($st) = dec_state($r->{body});
     record('read-only GET', $r, $st && $st->{id});
 }
 for my $i (1 .. 100) {
-    my $h = hold_get($port);
+    my $h = hold_get(undef, port => $port, strict => 1, timeout => 30);
     record('writeable GET', $h, $h->{id});
     $h->abort;
 }
@@ -110,26 +111,26 @@ my %paths = (
     'read-only GET' => sub {
         my $id = shift;
         my $r = $c->request('GET', ENDPOINT, key => API_KEY, cookie => $id,
-                            headers => [RO_HEADER, 'true']);
-        return set_cookie_id($r);
+                            headers => [READONLY_HEADER, 'true']);
+        return sid_of($r);
     },
     'writeable GET' => sub {
-        my $h = hold_get($port, cookie => shift);
+        my $h = hold_get(shift, port => $port, strict => 1, timeout => 30);
         $h->abort;
-        return set_cookie_id($h);
+        return sid_of($h);
     },
     'POST' => sub {
         my $r = $c->request('POST', ENDPOINT, key => API_KEY,
                             cookie => shift, body => "\x01");
-        return set_cookie_id($r);
+        return sid_of($r);
     },
     'SessionRequire On' => sub {
         my $r = $c->request('GET', '/req/env.cgi', cookie => shift);
-        return set_cookie_id($r);
+        return sid_of($r);
     },
     'SessionRequire ReadOnly' => sub {
         my $r = $c->request('GET', '/ro/env.cgi', cookie => shift);
-        return set_cookie_id($r);
+        return sid_of($r);
     },
 );
 for my $path (sort keys %paths) {
@@ -150,7 +151,7 @@ $c->close;
 
 # a session deleted from memcached (as if expired or evicted)
 {
-    my $id = new_session($port);
+    my $id = new_session(port => $port);
     mc_delete("remote-session:$id");
     my $got = $paths{'read-only GET'}->($id);
     ok(defined $got && $got ne $id, 'a deleted session\'s ID: a fresh ID');
@@ -161,7 +162,7 @@ $c->close;
 
 # an abandoned session: its tombstone is not revived
 {
-    my $id = new_session($port);
+    my $id = new_session(port => $port);
     my $r = endpoint_cycle($port, $id, sub { +{ %{ $_[0] }, abandoned => 1 } });
     is($r->{put}, 200, 'a session abandoned by PUT');
     my $got = $paths{'writeable GET'}->($id);
@@ -175,7 +176,7 @@ $c->close;
 {
     my $id = random_id();
     my $r = $c->request('PUT', ENDPOINT, key => API_KEY, cookie => $id,
-                        body => enc_state({ id => $id }));
+                        body => encode_state({ id => $id }));
     is("$r->{code} $r->{reason}", '400 Could not find session',
        'PUT with an unknown well-formed ID: 400 Could not find session');
     ok(!defined mc_get("remote-session:$id"), '... and nothing is stored');

@@ -18,8 +18,7 @@ use Exporter 'import';
 use File::Spec ();
 use IPC::Open2 ();
 use JSON::PP ();
-use RS::Test qw(t_dir API_KEY);
-use RS::Proto qw(decode_state suite_port vhost_port);
+use RS::Test qw(t_dir API_KEY decode_state suite_port vhost_port);
 
 our @EXPORT_OK = qw(have_h2 h2_open h2_finish h2_vanish tls_port tls_cafile
                     PYTHON);

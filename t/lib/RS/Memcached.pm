@@ -1,19 +1,22 @@
 package RS::Memcached;
 
-# Starts, stops, kills and restarts the memcached the test suite runs
-# against. t/TEST.PL starts one before httpd and stops it when the run ends;
-# a test can kill it (to see the module answer 503) and restart it on the
-# same port, because httpd's config names that port.
+# Every memcached the tests start, with one launcher (_spawn): in a process
+# group of its own (setsid), on 127.0.0.1, signalled by its pid only.
 #
-# The running instance is described by two environment variables, which
-# start() sets and which every test inherits from t/TEST.PL:
+# The suite's memcached: t/TEST.PL starts one before httpd (start()) and
+# stops it when the run ends; a test can kill it (to see the module answer
+# 503) and restart it on the same port, because httpd's config names that
+# port. It is described by two environment variables, which start() sets
+# and which every test inherits from t/TEST.PL:
 #   RS_MEMCACHED_PORT     its TCP port on 127.0.0.1
 #   RS_MEMCACHED_PIDFILE  a file holding its pid (rewritten on restart, removed
 #                         on stop), so whichever process restarted it last,
 #                         the next stop() finds the right one
+# Before a signal, the pid's command line must be a memcached listening on
+# our port.
 #
-# Only processes this file started are ever signalled: before a signal, the
-# pid's command line must be a memcached listening on our port.
+# Others (pool tests, bench/): start_memcached() -> { pid, port, log }, our
+# child; stop_memcached($m, $sig).
 
 use strict;
 use warnings;
@@ -26,6 +29,10 @@ use File::Spec ();
 use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes ();
+
+use Exporter 'import';
+our @EXPORT_OK = qw(start_memcached stop_memcached ensure_suite_memcached
+                    settle_suite_memcached);
 
 our $BIN = $ENV{RS_MEMCACHED_BIN} || 'memcached';
 our $READY_TIMEOUT = 10;    # seconds to wait for a new memcached to answer
@@ -151,14 +158,14 @@ sub _log_tail {
     return join '', map { "    $_" } @lines;
 }
 
-# Forks memcached so that it is not our child (init reaps it, wherever it is
-# killed from), in a process group of its own like every server the suite
-# starts (t/TEST.PL stops it by its pid, also on INT and TERM). Returns its
-# pid.
+# Forks memcached in a process group of its own, like every server the
+# suite starts; returns its pid. With $detach, it is not our child (init
+# reaps it, wherever it is killed from: the suite's, which t/TEST.PL stops
+# by its pid, also on INT and TERM).
 sub _spawn {
-    my ($port, $log) = @_;
+    my ($port, $log, $detach, $mb) = @_;
     my @cmd = ($BIN, '-l', '127.0.0.1', '-p', $port, '-U', '0',
-               '-m', '64', '-t', '2');
+               '-m', $mb || 64, '-t', '2');
     push @cmd, '-u', 'root' if $> == 0;    # memcached refuses root otherwise
 
     pipe(my $r, my $w) or die "RS::Memcached: pipe: $!\n";
@@ -166,7 +173,7 @@ sub _spawn {
     die "RS::Memcached: fork: $!\n" unless defined $child;
     if ($child == 0) {
         close $r;
-        my $grandchild = fork;
+        my $grandchild = $detach ? fork : 0;
         if (!defined $grandchild) {
             syswrite $w, "fork: $!\n";
             POSIX::_exit(1);
@@ -187,7 +194,12 @@ sub _spawn {
     local $/;
     my $out = <$r> // '';    # EOF once exec succeeded (close-on-exec)
     close $r;
-    waitpid($child, 0);
+    if ($detach) {
+        waitpid($child, 0);
+    }
+    else {
+        $out = "$child\n$out";
+    }
     my ($pid) = $out =~ /^(\d+)\n/;
     die "RS::Memcached: cannot start memcached: $out" unless $pid;
     die "RS::Memcached: cannot start memcached: $1" if $out =~ /\n(.+)/s;
@@ -212,7 +224,7 @@ sub start {
     my $last = '';
     for (1 .. $tries) {
         my $port = $want_port || free_port();
-        my $pid = _spawn($port, $log);
+        my $pid = _spawn($port, $log, 1);
         if (wait_ready($port, $READY_TIMEOUT, $pid)) {
             _write_pidfile($pid, $port);
             $ENV{RS_MEMCACHED_PORT} = $port;
@@ -223,6 +235,14 @@ sub start {
         _signal_and_wait($pid, 'KILL', 5) if alive($pid);
     }
     die "RS::Memcached: $last; $log says:\n" . _log_tail($log);
+}
+
+# Returns once nothing answers on $port (5 s at most).
+sub _wait_silent {
+    my $port = shift or return;
+    my $deadline = Time::HiRes::time() + 5;
+    Time::HiRes::sleep(0.02)
+        while defined version($port, 1) && Time::HiRes::time() < $deadline;
 }
 
 sub _signal_and_wait {
@@ -253,12 +273,7 @@ sub _end {
             || _signal_and_wait($pid, 'KILL', 5);
     }
     # nothing listens there any more (a zombie's sockets are closed already)
-    if ($port) {
-        my $deadline = Time::HiRes::time() + 5;
-        Time::HiRes::sleep(0.02)
-            while defined version($port, 1)
-               && Time::HiRes::time() < $deadline;
-    }
+    _wait_silent($port);
     my ($file_pid) = _read_pidfile();
     unlink pidfile() if $file_pid && $file_pid == $pid;
     return $stopped;
@@ -280,6 +295,57 @@ sub restart {
     die "RS::Memcached::restart: no port known\n" unless $port;
     stop($h) if $pid;
     return start($port);
+}
+
+# start_memcached(port => , mb => 64, log => file) -> { pid, port, log }:
+# a memcached of our own (our child) on a free loopback port; dies when it
+# does not answer within 10 s.
+sub start_memcached {
+    my %o = @_;
+    for my $try (1 .. ($o{port} ? 1 : 5)) {
+        my $port = $o{port} || free_port();
+        my $log = $o{log}
+            || File::Spec->catfile(logs_dir(), "memcached-$port.log");
+        my $pid = _spawn($port, $log, 0, $o{mb});
+        return { pid => $pid, port => $port, log => $log }
+            if wait_ready($port, 10, $pid);
+        stop_memcached({ pid => $pid, port => $port }, 'KILL');
+    }
+    die "RS::Memcached::start_memcached: no memcached came up\n";
+}
+
+# stop_memcached($m, $sig = 'TERM'): signals our memcached child (SIGKILL
+# after 5 s), reaps it and returns once nothing answers on its port.
+sub stop_memcached {
+    my ($m, $sig) = @_;
+    local $?;
+    my $pid = delete $m->{pid} or return;
+    _signal_and_wait($pid, $sig || 'TERM', 5) || _signal_and_wait($pid, 'KILL', 5);
+    _wait_silent($m->{port});
+}
+
+# The suite's memcached: running again on its port (a test that killed it
+# calls this at the end, whatever happened).
+sub ensure_suite_memcached {
+    local $?;
+    return 1 if defined version(port(), 1);
+    my $h = eval { start(port()) };
+    warn "ensure_suite_memcached: $@" unless $h;
+    return $h ? 1 : 0;
+}
+
+# settle_suite_memcached(): returns once the suite's memcached answers and
+# its last (re)start is 2.5 s old. libmemcached keeps a server that failed
+# on a pooled connection disabled until the wall-clock second after
+# RETRY-TIMEOUT (1 s) has passed -- up to 2 s --, so right after a restart
+# (by this test or the one before) a request may still get 503. Tests call
+# this before they start and after they restart memcached.
+sub settle_suite_memcached {
+    local $?;
+    ensure_suite_memcached();
+    my $mtime = (Time::HiRes::stat(pidfile()))[9] or return;
+    my $wait = $mtime + 2.5 - Time::HiRes::time();
+    Time::HiRes::sleep($wait) if $wait > 0 && $wait < 4;
 }
 
 1;

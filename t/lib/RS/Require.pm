@@ -1,17 +1,14 @@
 package RS::Require;
 
-# Helpers of the SessionRequire tests (t/30_*.t .. t/39_*.t):
+# Helpers of the SessionRequire tests (t/30_*.t .. t/39_*.t), on top of
+# RS::Test (which has the endpoint's requests, sid_of and timed):
 #   - rq_get(): a plain GET on the suite's server (or one of the virtual
 #     hosts of t/conf/require.conf.in), with an optional session cookie, no
-#     cookie jar, no redirects followed, the time it took kept
-#   - sid_of()/cookie_line()/set_cookies(): the session cookie a response sets
+#     cookie jar, no redirects followed, the time it took kept (timed())
+#   - cookie_line()/set_cookies(): the session cookie a response sets
 #   - env_of(): the JSON object /req/env.cgi and friends print
 #   - upd(): a query string of ?update=<JSON> parameters for env.cgi
 #   - raw_members(): a JSON object's members with each value's text as is
-#   - decode_state()/encode_state(): the binary session state of PROTOCOL.md
-#     ("Serialized session state"), wrappers of RS::Proto's decoder/encoder
-#   - ep_read(), ep_hold(), ep_put(): the endpoint's read-only GET, a
-#     writeable GET held open on a raw socket, and the PUT that commits it
 #   - counter_example_tests(): the checks t/37 and t/38 run on the examples
 #   - log_mark()/log_since()/count_rs(): the error log since a mark
 #   - require_conf_value(): a value from the generated t/conf/require.conf
@@ -35,32 +32,20 @@ use URI::Escape ();
 use Apache::Test ();
 use Apache::TestRequest ();
 use RS::Test qw(:all);
-use RS::Proto ();
 
 our @EXPORT_OK = qw(
-    rq_url rq_get rq_request timed set_cookies sid_of cookie_line env_of
-    json_text raw_members upd vhost_port
-    decode_state encode_state state_items
-    ep_read ep_hold ep_put ep_release
+    rq_url rq_get rq_request set_cookies cookie_line env_of
+    json_text raw_members upd
     log_mark log_since count_rs
-    require_conf_value SID_RE COUNTER_TESTS counter_example_tests
+    require_conf_value COUNTER_TESTS counter_example_tests
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
-use constant SID_RE => qr/\A[a-z0-5]{24}\z/;
 
 my $JSON = JSON::PP->new->canonical->latin1;
 
 # ---------------------------------------------------------------------------
 # HTTP
-
-# The port of a virtual host of t/conf/require.conf.in (e.g. 'rq_lock60').
-sub vhost_port {
-    my $name = shift;
-    my $port = Apache::Test::vars("${name}_port")
-        or die "RS::Require: no virtual host $name in the config\n";
-    return $port;
-}
 
 # Absolute URL of $path on the main server, or on virtual host $o{vhost},
 # or on port $o{port}.
@@ -116,7 +101,6 @@ sub rq_get {
     return $res;
 }
 
-sub timed { return $_[0]->{rq_elapsed} }
 
 # All Set-Cookie values of a response.
 sub set_cookies { return $_[0]->headers->header('Set-Cookie') }
@@ -129,12 +113,6 @@ sub cookie_line {
     return $c[0];
 }
 
-# The session ID a response's Set-Cookie sets, or undef.
-sub sid_of {
-    my $line = cookie_line(shift) // return;
-    my $name = quotemeta COOKIE_NAME;
-    return $line =~ /^$name=([^;]*)/ ? $1 : undef;
-}
 
 # The JSON object a response's body holds (undef when it is not one).
 # Strings come back as the bytes env.cgi printed (latin1 mode both ways).
@@ -233,128 +211,6 @@ sub upd {
 }
 
 # ---------------------------------------------------------------------------
-# the binary session state (PROTOCOL.md, version 1)
-
-# The encoder/decoder is RS::Proto's (written from PROTOCOL.md); these are
-# wrappers for this module's state hash (is_new, is_abandoned, is_readonly,
-# item).
-
-# decode_state($bytes) -> { id, is_new, is_abandoned, is_readonly, timeout,
-# items => [ [key, value bytes], ... ], item => { key => value }, unknown =>
-# [keys] }. In list context also the number of bytes used. Returns undef
-# when the bytes end early (more may come); dies when they are malformed.
-sub decode_state {
-    my $bytes = shift;
-    my $s = eval { RS::Proto::decode_state($bytes, 1) };
-    unless ($s) {
-        return undef if $@ eq "truncated\n";
-        die "RS::Require: $@";
-    }
-    my %st = (id => $s->{id}, is_new => $s->{new},
-              is_abandoned => $s->{abandoned}, is_readonly => $s->{readonly},
-              timeout => $s->{timeout}, items => $s->{items},
-              item => { map { @$_ } @{ $s->{items} } },
-              unknown => $s->{unknown});
-    return wantarray ? (\%st, $s->{length}) : \%st;
-}
-
-# encode_state({ id, timeout, items => [[k, v], ...], is_new, is_abandoned,
-# is_readonly, unknown }) -> bytes. Values are written as the bytes given.
-sub encode_state {
-    my $st = shift;
-    return RS::Proto::encode_state(
-        id => $st->{id}, new => $st->{is_new},
-        abandoned => $st->{is_abandoned}, readonly => $st->{is_readonly},
-        timeout => $st->{timeout}, items => $st->{items},
-        unknown => $st->{unknown});
-}
-
-# state_items($state) -> { key => value } (a copy)
-sub state_items { return { %{ $_[0]->{item} || {} } } }
-
-# ---------------------------------------------------------------------------
-# the endpoint
-
-# ep_read($sid) -> (decoded state, HTTP::Response) of a read-only GET; the
-# state is undef unless the answer is 200 with a state.
-sub ep_read {
-    my ($sid, %o) = @_;
-    my $res = send_request(endpoint_request('GET', session => $sid,
-                                            readonly => 'true', %o));
-    my $st;
-    $st = eval { decode_state($res->content) } if $res->code == 200;
-    return wantarray ? ($st, $res) : $st;
-}
-
-# Reads the rest of a chunked body from $s until $done->($body_so_far)
-# returns true or $timeout passes. Returns the body read.
-sub _read_chunked {
-    my ($s, $done, $timeout) = @_;
-    my $body = '';
-    my $deadline = Time::HiRes::time() + ($timeout || 10);
-    local $SIG{ALRM} = sub { die "timeout\n" };
-    eval {
-        while (!$done->($body)) {
-            my $left = $deadline - Time::HiRes::time();
-            die "timeout\n" if $left <= 0;
-            Time::HiRes::alarm($left);
-            my $line = <$s>;
-            die "eof\n" unless defined $line;
-            $line =~ s/\r?\n\z//;
-            next if $line eq '';
-            my $len = hex((split /;/, $line)[0]);
-            last if $len == 0;
-            my $chunk = '';
-            while (length $chunk < $len + 2) {
-                my $n = read($s, $chunk, $len + 2 - length $chunk,
-                             length $chunk);
-                die "eof\n" unless $n;
-            }
-            $body .= substr($chunk, 0, $len);
-            Time::HiRes::alarm(0);
-        }
-        1;
-    };
-    Time::HiRes::alarm(0);
-    return $body;
-}
-
-# ep_hold($sid, %o) -> { sock, code, headers, state } : a writeable GET on a
-# raw socket, its head and the state it sent; the lock stays held until
-# ep_put() commits or ep_release() closes the socket. code is undef when no
-# answer came within $o{timeout} (default 10) seconds.
-sub ep_hold {
-    my ($sid, %o) = @_;
-    my $s = raw_connect($o{port}, 10);
-    raw_send($s, endpoint_request('GET', session => $sid,
-                                  ($o{port} ? (port => $o{port}) : ())));
-    my ($code, $h) = read_response_head($s, $o{timeout} || 10);
-    my $hold = { sock => $s, code => $code, headers => $h };
-    return $hold unless defined $code && $code == 200;
-    my $st;
-    my $body = _read_chunked($s, sub {
-        my $b = shift;
-        $st = eval { decode_state($b) };
-        return defined $st;
-    }, $o{timeout} || 10);
-    $hold->{state} = $st;
-    return $hold;
-}
-
-# ep_put($sid, $state_bytes) -> HTTP::Response of the PUT.
-sub ep_put {
-    my ($sid, $bytes, %o) = @_;
-    return send_request(endpoint_request('PUT', session => $sid,
-                                         body => $bytes, %o));
-}
-
-sub ep_release {
-    my $hold = shift;
-    close $hold->{sock} if $hold && $hold->{sock};
-    delete $hold->{sock};
-}
-
-# ---------------------------------------------------------------------------
 # the counter examples (examples/php/counter.php, examples/cgi/counter.py)
 
 use constant COUNTER_TESTS => 14;
@@ -371,7 +227,7 @@ sub counter_example_tests {
     $tb->is_eq($r->code, 200, "$what, visit 1: 200") or $tb->diag($r->as_string);
     my $sid = sid_of($r);
     my $qsid = quotemeta($sid // '?');
-    $tb->like($sid // '', SID_RE, "$what, visit 1: Set-Cookie of a new session");
+    $tb->like($sid // '', ID_RE, "$what, visit 1: Set-Cookie of a new session");
     $tb->like($r->content, qr/^session $qsid: visit 1$/m,
               "$what, visit 1: counts 1 and sees REMOTE_SESSION_ID");
     $tb->ok(!defined $r->header('X-Remote-Session-Update'),
@@ -383,22 +239,22 @@ sub counter_example_tests {
               "$what, visit 2: counts 2");
     $tb->ok(!defined cookie_line($r), "$what, visit 2: no new cookie");
 
-    my $st = ep_read($sid);
+    my $st = (ro_get($sid))[1];
     $tb->ok($st, "$what: the endpoint reads the session");
     $tb->is_eq($st && $st->{item}{visits}, '2', "$what: the endpoint sees visits=2");
 
     # the endpoint commits visits=41; the page counts on from there
-    my $hold = ep_hold($sid);
+    my $hold = hold_get($sid, timeout => 10);
     $tb->is_eq($hold->{code}, 200, "$what: the endpoint's writeable GET");
-    my $put = ep_put($sid, encode_state({ id => $sid, timeout => 20,
+    my $put = put_state($sid, encode_state({ id => $sid, timeout => 20,
                                           items => [[visits => '41']] }));
     $tb->is_eq($put->code, 200, "$what: the endpoint's PUT of visits=41");
-    ep_release($hold);
+    $hold->close;
     $r = rq_get($path, sid => $sid);
     $tb->like($r->content, qr/: visit 42$/m, "$what: after the PUT it counts 42")
         or $tb->diag($r->as_string);
     $tb->ok(timed($r) < 1.5, "$what: not delayed after the PUT") or $tb->diag(timed($r));
-    $st = ep_read($sid);
+    $st = (ro_get($sid))[1];
     $tb->is_eq($st && $st->{item}{visits}, '42', "$what: the endpoint sees visits=42");
 }
 

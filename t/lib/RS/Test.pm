@@ -1,15 +1,20 @@
 package RS::Test;
 
-# Helpers shared by the t/*.t tests of mod_remote_session:
-#   - the API key and header names the suite's config uses
-#   - endpoint_request(): an HTTP::Request for the session endpoint with the
-#     key header; raw_connect()/raw_send() for requests LWP cannot make (a
-#     writeable GET stays open until its PUT arrives)
-#   - mc_get/mc_gets/mc_set/mc_delete/mc_keys/mc_flush_all/mc_command: talk
-#     to the suite's memcached directly, over the text protocol
-#   - start_httpd2()/stop_httpd2(): a second httpd with the module, pointing
-#     at the same memcached (a "farm" of two servers)
-# Memcached itself is started, killed and restarted with RS::Memcached.
+# The helpers of the t/*.t tests of mod_remote_session, one module per job,
+# all re-exported here so that a test says `use RS::Test qw(...)`:
+#   - RS::Test itself: the suite's server -- the API key and header names
+#     its config uses, suite_port/vhost_port, server_mpm()/need_workers()
+#     (its capacity), endpoint_request()/send_request() (HTTP::Request
+#     through Apache::Test's agent), the endpoint's requests (ro_get,
+#     put_state, new_session, hold_get, open_stream, held_get, raw_put,
+#     readonly_get, raw_request, read_state, endpoint_cycle, sid_of), its
+#     memcached over the text protocol (mc_*), its error log (logged)
+#   - RS::Codec: the binary session state and the memcached record
+#   - RS::Client: the raw HTTP/1.1 client class (RS::Client->new)
+#   - RS::Httpd: every other httpd a test starts (start_httpd/stop_httpd)
+#   - RS::Memcached: every memcached (the suite's, and start_memcached)
+# RS::Require adds the SessionRequire pages' helpers, RS::H2 the HTTP/2
+# client, RS::NoSkip the skip log (t/run-suite.sh loads it).
 #
 #   use lib 't/lib';            # Apache::Test runs tests from the top dir
 #   use RS::Test qw(:all);
@@ -25,11 +30,19 @@ use File::Spec ();
 use HTTP::Request ();
 use IO::Socket::INET ();
 use POSIX ();
+use Scalar::Util ();
 use Time::HiRes ();
 
 use Apache::Test ();
 use Apache::TestRequest ();
 use RS::Memcached ();
+use RS::Codec ();
+use RS::Httpd ();
+use RS::Client ();
+BEGIN {
+    no strict 'refs';
+    $_->import(@{"${_}::EXPORT_OK"}) for qw(RS::Codec RS::Httpd RS::Memcached);
+}
 
 # Speed: Debian's apxs answers "" to `apxs -q PREFIX`, and Apache::TestConfig
 # caches only non-empty answers, so building the config in each test process
@@ -52,25 +65,42 @@ use constant ENDPOINT        => '/systemweb-adapters/session';
 use constant COOKIE_NAME     => 'ASP.NET_SessionId';
 use constant LOCK_TIMEOUT    => 3;    # RemoteSessionLockTimeout in extra.conf.in
 use constant LOCK_LEASE      => 2;    # RemoteSessionLockLease in extra.conf.in
+use constant MSG_DESER       => 'Failed to deserialize session state';
 
-our @EXPORT_OK = qw(
+our @EXPORT_OK = (qw(
     API_KEY KEY_HEADER READONLY_HEADER ENDPOINT COOKIE_NAME
     LOCK_TIMEOUT LOCK_LEASE
-    api_key endpoint_url endpoint_request send_request
-    raw_connect raw_send read_response_head
-    mc_port mc_command mc_get mc_gets mc_set mc_delete mc_keys mc_keys_added
-    mc_flush_all
-    free_port t_dir error_log_since
-    start_httpd2 stop_httpd2
-    server_mpm need_workers mc_meta_ttl mc_meta_probe
-);
+    endpoint_url endpoint_request send_request
+    suite_port vhost_port MSG_DESER now timed sid_of
+    ro_get stored_items put_state new_session open_stream hold_get held_get
+    read_state endpoint_cycle raw_put readonly_get raw_request
+    mc_port mc_command mc_get mc_set mc_delete mc_keys mc_keys_added
+    free_port t_dir error_log_since logged
+    server_mpm need_workers mc_meta_ttl mc_meta_probe mc_ttl
+    mc_stats
+), @RS::Codec::EXPORT_OK, @RS::Httpd::EXPORT_OK,
+    @RS::Memcached::EXPORT_OK);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
-
-sub api_key { API_KEY }
 
 sub t_dir { RS::Memcached::t_dir() }
 
 sub free_port { RS::Memcached::free_port() }
+
+# The suite's server port. Cached: Apache::Test works it out from its config
+# (which takes seconds on a busy machine); call it before forking clients.
+my $SUITE_PORT;
+sub suite_port {
+    return $SUITE_PORT ||= (split /:/, Apache::TestRequest::hostport(
+        Apache::Test::config()))[1];
+}
+
+# The port Apache::Test gave <VirtualHost $name> of t/conf/*.conf.in.
+sub vhost_port {
+    my $name = shift;
+    my $v = Apache::Test::config()->{vhosts}->{$name}
+        or die "RS::Test: no vhost '$name' in the test config\n";
+    return $v->{port};
+}
 
 # ---------------------------------------------------------------------------
 # the server's capacity
@@ -157,67 +187,226 @@ sub send_request {
 }
 
 # ---------------------------------------------------------------------------
-# raw HTTP/1.1, for requests that stay open (writeable GET) or must be timed
+# the endpoint's requests, through LWP or RS::Client
 
-# A connection to the suite's server (or the one on $port).
-sub raw_connect {
-    my ($port, $timeout) = @_;
-    unless ($port) {
-        (undef, $port) = split /:/, Apache::TestRequest::hostport();
+sub now { Time::HiRes::time() }
+
+# timed(sub { ... }) -> (seconds, results of the sub); timed($response of
+# rq_get) -> the seconds that request took.
+sub timed {
+    my $x = shift;
+    return $x->{rq_elapsed} unless ref $x eq 'CODE';
+    my $t0 = now();
+    my @r = $x->();
+    return (now() - $t0, @r);
+}
+
+# sid_of($x) -> the value of the first session cookie a Set-Cookie of $x
+# sets (up to its first ';'), or undef. $x: an HTTP::Response, an RS::Client or request() answer, a hash
+# of lower-case headers, or a Set-Cookie value.
+sub sid_of {
+    my $x = shift // return;
+    my @v = !ref $x ? ($x)
+          : Scalar::Util::blessed($x) && $x->isa('HTTP::Response')
+          ? $x->headers->header('Set-Cookie')
+          : ($x->{header_list} || $x->{list})
+          ? map { lc $_->[0] eq 'set-cookie' ? $_->[1] : () }
+                @{ $x->{header_list} || $x->{list} }
+          : $x->{headers} ? $x->{headers}{'set-cookie'} : $x->{'set-cookie'};
+    my $name = COOKIE_NAME;
+    for (map { split /\n/ } grep { defined } @v) {
+        return $1 if /(?:^|,\s*)\Q$name\E=([^;]*)/;
     }
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => $timeout || 10)
-        or die "RS::Test::raw_connect: 127.0.0.1:$port: $!\n";
-    $s->autoflush(1);
-    binmode $s;
-    return $s;
+    return;
 }
 
-# Writes an HTTP::Request on a socket as HTTP/1.1 (path-only request line,
-# Host header); returns the socket.
-sub raw_send {
-    my ($s, $req) = @_;
-    my $uri = $req->uri;
-    my $path = $uri->can('path_query') ? $uri->path_query : "$uri";
-    my $host = $uri->can('host_port') ? $uri->host_port : '127.0.0.1';
-    my $body = $req->content // '';
-    my $head = $req->method . " $path HTTP/1.1\r\nHost: $host\r\n";
-    $req->scan(sub {
-        my ($n, $v) = @_;
-        $head .= "$n: $v\r\n" unless lc $n eq 'host';
-    });
-    $head .= "Content-Length: " . length($body) . "\r\n"
-        if length $body && !defined $req->header('Content-Length');
-    print $s $head, "\r\n", $body;
-    return $s;
+# ro_get($id, %endpoint_request options) -> (response, decoded state or
+# undef): a read-only GET ($id undef: no cookie).
+sub ro_get {
+    my ($id, %o) = @_;
+    my $r = send_request(endpoint_request('GET', readonly => 'true',
+                                          session => $id, %o));
+    my $st = $r->code == 200 ? eval { decode_state($r->content) } : undef;
+    return ($r, $st);
 }
 
-# Reads a response's status line and headers from a socket, waiting at most
-# $timeout seconds. Returns (code, {lower-case name => value, ...}, reason),
-# or () on timeout or EOF. Repeated headers are joined with ", ".
-sub read_response_head {
-    my ($s, $timeout) = @_;
-    my ($code, $reason, %h);
-    my $ok = eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm($timeout || 10);
-        my $status = <$s>;
-        die "eof\n" unless defined $status;
-        ($code, $reason) = $status =~ m{^HTTP/\d\.\d (\d{3}) ?([^\r\n]*)}
-            or die "bad status line: $status";
-        while (defined(my $line = <$s>)) {
-            $line =~ s/\r?\n\z//;
-            last if $line eq '';
-            my ($n, $v) = split /:\s*/, $line, 2;
-            $n = lc $n;
-            $h{$n} = exists $h{$n} ? "$h{$n}, $v" : $v;
-        }
-        alarm 0;
-        1;
-    };
-    alarm 0;
-    return unless $ok;
-    return ($code, \%h, $reason);
+# stored_items($id, %ro_get options) -> the session's items as a read-only
+# GET sees them ([[key, value], ...]), or 'no state'.
+sub stored_items {
+    my (undef, $st) = ro_get(@_);
+    return $st ? $st->{items} : 'no state';
+}
+
+# put_state($id, $state_hash_or_bytes, %endpoint_request options) -> the
+# response of a PUT with that body (a hash is encoded with its flags
+# cleared, its id defaulting to $id).
+sub put_state {
+    my ($id, $st, %o) = @_;
+    my $body = ref $st ? encode_state(%$st, id => $st->{id} // $id, new => 0,
+                                      readonly => 0)
+                       : $st;
+    return send_request(endpoint_request('PUT', session => $id,
+                                         body => $body, %o));
+}
+
+# new_session(port => , items => { k => v }) -> a new session's ID, made by
+# a read-only GET with no cookie (its state and its Set-Cookie agree), and,
+# with items, committed by a writeable GET + PUT. Dies when that fails.
+sub new_session {
+    my %o = @_;
+    my ($res, $st) = ro_get(undef, port => $o{port});
+    my $id = $st && $st->{id};
+    die "RS::Test::new_session: no new session:\n" . $res->as_string
+        unless $id && $id =~ ID_RE && (sid_of($res) // '') eq $id;
+    return $id unless $o{items};
+    my $g = hold_get($id, port => $o{port}, timeout => 10);
+    $g->{state} or die "RS::Test::new_session: writeable GET gave no state: "
+                       . $g->describe . "\n";
+    my $put = put_state($id, { %{ $g->{state} }, items => $o{items} },
+                        port => $o{port});
+    $put->code == 200
+        or die "RS::Test::new_session: PUT: " . $put->as_string;
+    $g->finish(10)
+        or die "RS::Test::new_session: the writeable GET did not end\n";
+    return $id;
+}
+
+# open_stream($id, %opt) -> RS::Client: an endpoint request (a writeable GET
+# unless told otherwise) sent on a new connection, nothing read yet.
+# Options: port, key (default API_KEY; undef: none), readonly, method,
+# body, headers, path (another path and query than the endpoint's),
+# stream_body (1: a chunked request body, sent later with send_body).
+sub open_stream {
+    my ($id, %o) = @_;
+    my $method = $o{method} || 'GET';
+    my $c = RS::Client->new(port => $o{port});
+    my $ro = $o{readonly};
+    $ro = 'true' if defined $ro && $ro eq '1';
+    $c->send_request($method, $o{path} // ENDPOINT,
+                     key => exists $o{key} ? $o{key} : API_KEY, cookie => $id,
+                     headers => [ (defined $ro ? (READONLY_HEADER, $ro) : ()),
+                                  @{ $o{headers} || [] } ],
+                     chunked => $o{stream_body},
+                     body => $o{body} // ($method =~ /^(?:PUT|POST)$/i
+                                          && !$o{stream_body} ? '' : undef));
+    return $c;
+}
+
+# hold_get($id, %opt) -> RS::Client of a writeable GET ($id undef: a new
+# session) whose head was read and, when 200, its state and the newline
+# after it: {code} {headers} {state} {after} {raw} (the state's bytes) {id};
+# {error} when the state did not decode. The lock stays held until a PUT
+# or close. Options as open_stream, and timeout (default 5); strict => 1:
+# decode as hostile input (dec_state's checks).
+sub hold_get {
+    my ($id, %o) = @_;
+    my $c = open_stream($id, %o);
+    my $t = $o{timeout} || 5;
+    ($c->read_head($t) // 0) == 200 or return $c;
+    my $st = $c->read_state($t, 0, $o{strict} ? (utf8 => 1, max => 1_000_000,
+                                                 count_check => 1) : ());
+    if ($st) {
+        $c->{raw} = substr($c->{body}, 0, $st->{length});
+        $c->{id} = $st->{id};
+    }
+    elsif (($c->{state_error} // "truncated\n") ne "truncated\n") {
+        ($c->{error} = "undecodable state: $c->{state_error}") =~ s/\n\z//;
+    }
+    return $c;
+}
+
+# held_get(session => id|undef, port, timeout => 10) -> { conn (the
+# RS::Client), code, headers, reason, state, id, raw, t0, t_head }: hold_get
+# for the fault tests; conn's pieces start after the state and newline.
+sub held_get {
+    my %o = @_;
+    my $t0 = now();
+    my $c = hold_get($o{session}, port => $o{port}, timeout => $o{timeout} // 10);
+    $c->{taken} = length $c->{body} if $c->{state};
+    return { conn => $c, t0 => $t0, raw => $c->{body},
+             map { $_ => $c->{$_} } qw(code headers reason state id t_head) };
+}
+
+# read_state($port, $id, $client) -> (state or undef, request() answer): a
+# read-only GET over RS::Client (the given keep-alive one, or a new one),
+# the state decoded as hostile input (dec_state).
+sub read_state {
+    my ($port, $id, $c) = @_;
+    my $own = !$c;
+    $c ||= RS::Client->new(port => $port);
+    my $res = $c->request('GET', ENDPOINT, key => API_KEY, cookie => $id,
+                          headers => [READONLY_HEADER, 'true']);
+    $c->close if $own;
+    return (undef, $res) unless $res->{code} == 200;
+    my ($st) = dec_state($res->{body});
+    return ($st, $res);
+}
+
+# endpoint_cycle($port, $id, sub { my $state = shift; ...; return $new },
+# client => RS::Client, timeout, finish_timeout): writeable GET, the
+# callback turns the state into the state to PUT (a hash for encode_state,
+# or bytes), PUT, then waits for the GET to end. Returns { get => code,
+# put => code, put_reason, put_body, ended => 0/1, state, error }.
+sub endpoint_cycle {
+    my ($port, $id, $cb, %o) = @_;
+    my $hold = hold_get($id, port => $port, strict => 1,
+                        timeout => $o{timeout} || 30);
+    my %r = (get => $hold->{code} // 0);
+    unless ($r{get} == 200 && $hold->{state}) {
+        $r{error} = $hold->{error} // "GET answered $r{get}";
+        return \%r;
+    }
+    $r{state} = $hold->{state};
+    my $new = $cb->($hold->{state});
+    my $c = $o{client} || RS::Client->new(port => $port);
+    my $res = $c->request('PUT', ENDPOINT, key => API_KEY,
+                          cookie => sid_of($hold) // $id,
+                          body => ref $new ? encode_state($new) : $new,
+                          timeout => $o{timeout});
+    $c->close unless $o{client};
+    @r{qw(put put_reason put_body)} = @$res{qw(code reason body)};
+    $r{ended} = ($hold->finish($o{finish_timeout} // 10) // '') eq 'end' ? 1 : 0;
+    return \%r;
+}
+
+# raw_put($id, $bytes, port, timeout) -> (code, reason, body, headers) of
+# a PUT over a fresh connection (Connection: close).
+sub raw_put {
+    my ($id, $bytes, %o) = @_;
+    my ($code, $h, $reason, $body) = raw_request('PUT', ENDPOINT, %o,
+        headers => [_key_cookie($id)],
+        body => $bytes);
+    return ($code, $reason, $body, $h);
+}
+
+sub _key_cookie {
+    return (KEY_HEADER, API_KEY,
+            defined $_[0] ? (Cookie => COOKIE_NAME . "=$_[0]") : ());
+}
+
+# readonly_get($id, port, path, headers, timeout) -> (code, state or undef,
+# headers, body) of a read-only GET over a fresh connection.
+sub readonly_get {
+    my ($id, %o) = @_;
+    my ($code, $h, undef, $body) = raw_request('GET', $o{path} // ENDPOINT,
+        %o, headers => [_key_cookie($id), READONLY_HEADER, 'true',
+                        @{ $o{headers} || [] }]);
+    my $st = ($code // 0) == 200 ? eval { decode_state($body, 1) } : undef;
+    return ($code, $st, $h, $body);
+}
+
+# raw_request($method, $path, headers => [...], body => ..., port => ...,
+# timeout => s) -> (code, headers, reason, body), or () with $@ set to why,
+# over a fresh connection (Connection: close).
+sub raw_request {
+    my ($method, $path, %o) = @_;
+    my $c = eval { RS::Client->new(port => $o{port}) } or return;
+    $c->send_request($method, $path,
+                     [@{ $o{headers} || [] }, Connection => 'close'], $o{body});
+    my @r = $c->response($o{timeout} // 10);
+    $@ = $c->{why} // '' unless @r;
+    $c->close;
+    return @r;
 }
 
 # ---------------------------------------------------------------------------
@@ -263,6 +452,18 @@ sub mc_command {
     return _mc_line($s);
 }
 
+# mc_stats($port) -> { name => value } of memcached's `stats` (cmd_get,
+# cmd_set, cmd_touch, get_hits, curr_items, ...); the suite's by default.
+sub mc_stats {
+    my $s = _mc_connect(shift);
+    print $s "stats\r\n";
+    my %st;
+    while ((my $line = _mc_line($s)) ne 'END') {
+        $st{$1} = $2 if $line =~ /^STAT (\S+) (.*)$/;
+    }
+    return \%st;
+}
+
 sub _mc_retrieve {
     my ($verb, $key, $port) = @_;
     my $s = _mc_connect($port);
@@ -288,9 +489,6 @@ sub mc_get {
     return wantarray ? ($data, $flags) : $data;
 }
 
-# mc_gets($key) -> (value, flags, cas), or () when absent.
-sub mc_gets { return _mc_retrieve('gets', @_) }
-
 # mc_set($key, $value, $exptime = 0, $flags = 0) -> true when STORED.
 sub mc_set {
     my ($key, $value, $exptime, $flags, $port) = @_;
@@ -306,7 +504,6 @@ sub mc_delete {
     return mc_command('delete ' . _mc_key($key), $port) eq 'DELETED';
 }
 
-# mc_flush_all() -> true on OK: every item is gone.
 # mc_meta_ttl($key) -> ($seconds, answer): the item's remaining lifetime
 # as memcached's meta get reports it; $seconds undef unless the answer is
 # "HD ... t<n>" (EN: the item is missing; anything else: no meta commands,
@@ -318,6 +515,15 @@ sub mc_meta_ttl {
     return ($t, $line);
 }
 
+# mc_ttl($key) -> seconds until memcached expires the item (-1: never), or
+# undef when it is absent (meta get, memcached 1.6); dies on other answers.
+sub mc_ttl {
+    my ($t, $line) = mc_meta_ttl(shift);
+    return if $line =~ /^EN/;
+    die "RS::Test::mc_ttl: memcached answered '$line'\n" unless defined $t;
+    return $t;
+}
+
 # mc_meta_probe() -> ($seconds, answer) of an item just set for 1000 s:
 # a test of TTLs first checks that memcached answers meta commands at all.
 sub mc_meta_probe {
@@ -327,8 +533,6 @@ sub mc_meta_probe {
     mc_delete($probe);
     return @r;
 }
-
-sub mc_flush_all { return mc_command('flush_all', $_[0]) eq 'OK' }
 
 # mc_keys() -> the keys memcached holds now (lru_crawler metadump), sorted;
 # with $prefix, only those starting with it. memcached answers BUSY while
@@ -388,193 +592,13 @@ sub error_log_since {
     return <$fh> // '';
 }
 
-# ---------------------------------------------------------------------------
-# a second httpd
-
-# Where httpd's own modules live and how the suite's server loads its MPM.
-sub _suite_modules {
-    my $vars = Apache::Test::vars();
-    my $moddir = $vars->{rs_modulesdir}
-        || Apache::Test::config()->apxs('LIBEXECDIR');
-    my (%load, @order);
-    my $conf = File::Spec->catfile($vars->{t_conf}, 'httpd.conf');
-    if (open my $fh, '<', $conf) {
-        while (<$fh>) {
-            next unless /^\s*LoadModule\s+(\w+)\s+"?([^"\s]+)"?/;
-            push @order, $1 unless $load{$1};
-            $load{$1} = $2;
-        }
-    }
-    my $prefork = exists $load{mpm_prefork_module};
-    # what t/conf/extra.conf.in adds
-    for my $m (qw(alias dir env mime headers rewrite setenvif proxy
-                  proxy_http http2), $prefork ? 'cgi' : 'cgid') {
-        my $name = "${m}_module";
-        next if $load{$name};
-        my $file = "$moddir/mod_$m.so";
-        next unless -e $file;
-        push @order, $name;
-        $load{$name} = $file;
-    }
-    delete $load{perl_module};
-    @order = grep { $load{$_} } @order;
-    my $so = Cwd::abs_path(File::Spec->catfile(t_dir(), File::Spec->updir,
-                                               'mod_remote_session.so'));
-    push @order, 'remote_session_module';
-    $load{remote_session_module} = $so;
-    return map { [$_, $load{$_}] } @order;
-}
-
-# start_httpd2(%opt) -> { pid, port, dir, conf, error_log, url }
-# Starts another httpd (the suite's binary, in the foreground, as our child)
-# on a free port of 127.0.0.1, loading the suite's modules and ours, with the
-# endpoint at ENDPOINT, /cgi-bin/ as in the suite, the same API key and lock
-# settings, and the suite's memcached. Returns once it answers HTTP; dies
-# (with its error log) when it does not start. Options:
-#   port           => a port (default: a free one)
-#   memcached_port => another memcached (default: the suite's)
-#   store          => a whole RemoteSessionStore value instead
-#   config         => more httpd.conf text, appended
-#   defaults       => 0: no RemoteSession* lines and no endpoint, only config
-#   log_level      => LogLevel (default 'info remote_session:trace8')
-sub start_httpd2 {
-    my %o = @_;
-    my $vars = Apache::Test::vars();
-    my $httpd = $vars->{httpd} or die "RS::Test: Apache::Test knows no httpd\n";
-    my $port = $o{port} || free_port();
-    my $t = t_dir();
-    my $dir = File::Spec->catdir($t, 'logs', "httpd2-$port");
-    File::Path::remove_tree($dir);
-    File::Path::make_path($dir);
-    chmod 0755, $dir;
-    my $conf = "$dir/httpd.conf";
-    my $mc = $o{memcached_port} || $ENV{RS_MEMCACHED_PORT};
-    my $store = $o{store} // "--SERVER=127.0.0.1:$mc";
-    my $loglevel = $o{log_level} || 'info remote_session:trace8';
-
-    my $text = <<"EOC";
-# generated by RS::Test::start_httpd2
-ServerRoot "$dir"
-DefaultRuntimeDir "$dir"
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error_log"
-LogLevel $loglevel
-Listen 127.0.0.1:$port
-ServerName 127.0.0.1:$port
-EOC
-    if ($> == 0) {
-        $text .= "User \"$vars->{user}\"\nGroup \"$vars->{group}\"\n";
-    }
-    for my $m (_suite_modules()) {
-        $text .= "<IfModule !$m->[0]>\n    LoadModule $m->[0] \"$m->[1]\"\n"
-               . "</IfModule>\n";
-    }
-    $text .= <<"EOC";
-<IfModule mime_module>
-    TypesConfig /etc/mime.types
-</IfModule>
-<IfModule http2_module>
-    Protocols h2c http/1.1
-</IfModule>
-<IfModule cgid_module>
-    ScriptSock "$dir/cgisock"
-</IfModule>
-DocumentRoot "$t/htdocs"
-<Directory />
-    AllowOverride None
-</Directory>
-ScriptAlias /cgi-bin/ "$t/cgi-bin/"
-<Directory "$t/cgi-bin">
-    Options +ExecCGI
-    Require all granted
-</Directory>
-EOC
-    unless (defined $o{defaults} && !$o{defaults}) {
-        $text .= sprintf <<'EOC', $store, API_KEY, LOCK_TIMEOUT, LOCK_LEASE, ENDPOINT;
-RemoteSessionStore "%s"
-RemoteSessionApiKey %s
-RemoteSessionLockTimeout %d
-RemoteSessionLockLease %d
-<Location %s>
-    SetHandler remote-session
-</Location>
-EOC
-    }
-    $text .= "$o{config}\n" if defined $o{config};
-
-    open my $fh, '>', $conf or die "RS::Test: $conf: $!\n";
-    print $fh $text;
-    close $fh or die "RS::Test: $conf: $!\n";
-
-    my $pid = fork;
-    die "RS::Test: fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        # a process group of its own: prefork's parent signals its whole
-        # group when it stops, which would kill prove and make too
-        POSIX::setsid();
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', "$dir/stderr.log";
-        open STDERR, '>&', \*STDOUT;
-        { no warnings 'exec'; exec $httpd, '-d', $dir, '-f', $conf, '-DFOREGROUND'; }
-        print STDERR "exec $httpd: $!\n";
-        POSIX::_exit(127);
-    }
-    my $h = { pid => $pid, port => $port, dir => $dir, conf => $conf,
-              error_log => "$dir/error_log",
-              url => "http://127.0.0.1:$port" };
-    my $deadline = Time::HiRes::time() + ($o{timeout} || 30);
-    while (Time::HiRes::time() < $deadline) {
-        return $h if _http_answers($port);
-        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
-            my $status = $? >> 8;
-            delete $h->{pid};
-            die "RS::Test: second httpd exited with status $status:\n"
-                . _slurp("$dir/stderr.log") . _slurp("$dir/error_log");
-        }
-        Time::HiRes::sleep(0.05);
-    }
-    stop_httpd2($h);
-    die "RS::Test: second httpd did not answer on 127.0.0.1:$port:\n"
-        . _slurp("$dir/stderr.log") . _slurp("$dir/error_log");
-}
-
-sub _slurp {
-    open my $fh, '<', shift or return '';
-    local $/;
-    return <$fh> // '';
-}
-
-sub _http_answers {
-    my $port = shift;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 1) or return 0;
-    $s->autoflush(1);
-    print $s "HEAD / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    my $line;
-    eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm 2;
-        $line = <$s>;
-        alarm 0;
-    };
-    alarm 0;
-    return defined $line && $line =~ m{^HTTP/};
-}
-
-# stop_httpd2($h): stops the server start_httpd2 returned (SIGTERM to its
-# parent process, SIGKILL after 10 s) and reaps it. Returns its exit status.
-sub stop_httpd2 {
-    my $h = shift;
-    my $pid = delete $h->{pid} or return;
-    kill TERM => $pid;
-    my $deadline = Time::HiRes::time() + 10;
-    while (Time::HiRes::time() < $deadline) {
-        return $? >> 8 if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        Time::HiRes::sleep(0.05);
-    }
-    kill KILL => $pid;
-    waitpid($pid, 0);
-    return $? >> 8;
+# logged($mark, $id, @codes) -> the error log lines since $mark about
+# session $id with one of the message codes (RS00025, ...).
+sub logged {
+    my ($mark, $id, @codes) = @_;
+    my $codes = join '|', @codes;
+    return grep { /\b(?:$codes)\b/ && /session \Q$id\E\b/ }
+           split /\n/, error_log_since($mark);
 }
 
 1;
