@@ -24,8 +24,7 @@ use IO::Handle ();
 use POSIX ();
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
-use RS::Require qw(rq_get env_of sid_of upd);
+use RS::Require qw(rq_get env_of upd);
 
 need_workers(3);
 plan tests => 6;
@@ -50,7 +49,7 @@ P
     MaxRequestWorkers 8
 </IfModule>
 E
-my $h = start_httpd2(store => "--SERVER=127.0.0.1:$mc --POOL-MAX=1",
+my $h = start_httpd(cgi => 1, store => "--SERVER=127.0.0.1:$mc --POOL-MAX=1",
                      config => <<"EOC");
 $workers
 ScriptAlias /slow "$t/bin/lock_slow.cgi"
@@ -67,10 +66,9 @@ my $port = $h->{port};
 # --- a handler that runs long ----------------------------------------------------
 # A SessionRequire ReadOnly page whose handler takes a second: its store
 # work ended when its session was loaded.
-my ($slow_id, $other_id) = map { new_session_id(port => $port) } 1 .. 2;
-my $ro_req = RS::Proto::Conn->new(port => $port);
-$ro_req->request('GET', '/slowro?sleep=1500',
-                 headers => [ Cookie => COOKIE_NAME . "=$slow_id" ]);
+my ($slow_id, $other_id) = map { new_session(port => $port) } 1 .. 2;
+my $ro_req = RS::Client->new(port => $port);
+$ro_req->send_request('GET', '/slowro?sleep=1500', cookie => $slow_id);
 Time::HiRes::sleep(0.5);    # loaded, and in its handler now
 my $from = -s $h->{error_log};
 my ($r, $st) = ro_get($other_id, port => $port);
@@ -84,14 +82,13 @@ $ro_req->close;
 # S holds its lock in /slow for 2.5 leases; a held GET on another session
 # keeps the one pooled connection meanwhile; a writer on the suite's server
 # waits for S (RemoteSessionLockTimeout 3 s, less than the handler's run).
-my $s_id = new_session_id(port => $port);
+my $s_id = new_session(port => $port);
 my $sleep_ms = int(LOCK_LEASE * 2500);
-my $slowreq = RS::Proto::Conn->new(port => $port);
-$slowreq->request('GET', '/slow' . upd('{"set":{"by":"slow"}}')
-                  . "&sleep=$sleep_ms",
-                  headers => [ Cookie => COOKIE_NAME . "=$s_id" ]);
+my $slowreq = RS::Client->new(port => $port);
+$slowreq->send_request('GET', '/slow' . upd('{"set":{"by":"slow"}}')
+                       . "&sleep=$sleep_ms", cookie => $s_id);
 Time::HiRes::sleep(0.5);    # S has its lock, and gave the connection back
-my $hold = hold_get(new_session_id(port => $port), port => $port);
+my $hold = hold_get(new_session(port => $port), port => $port);
 my $log_from = error_log_since();
 my $w = rq_get('/req/env.cgi', sid => $s_id);    # the suite's server
 $hold->close;    # the pool's connection back, for S's commit
@@ -103,7 +100,7 @@ ok(error_log_since($log_from) !~ /RS00025.*\Q$s_id\E/
    && slurp_from($h->{error_log}, 0) !~ /RS0005[02].*\Q$s_id\E/,
    '... no takeover, no failed renewal');
 is($code, 200, 'the slow handler\'s update committed');
-stop_httpd2($h);
+stop_httpd($h);
 
 sub slurp_from {
     my ($file, $offset) = @_;

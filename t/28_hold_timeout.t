@@ -12,14 +12,12 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
-use RS::Wire qw(read_record wait_record LOCK_FREE);
 
 need_workers(2);
 plan tests => 7;
 
 use constant HOLD => 2;
-my $h = start_httpd2(config => 'RemoteSessionHoldTimeout ' . HOLD);
+my $h = start_httpd(config => 'RemoteSessionHoldTimeout ' . HOLD);
 my $port = $h->{port};
 
 sub slurp_from {
@@ -31,7 +29,7 @@ sub slurp_from {
 }
 
 # --- a held GET without its PUT ----------------------------------------------------
-my $id = new_session_id(port => $port);
+my $id = new_session(port => $port);
 my $from = -s $h->{error_log};
 my $t0 = Time::HiRes::time();
 my $g = hold_get($id, port => $port);
@@ -48,10 +46,10 @@ my ($rec) = wait_record($id, sub { $_[0]{lock} == LOCK_FREE }, LOCK_TIMEOUT);
 ok($rec && $rec->{lock} == LOCK_FREE, '... and the lock is free');
 
 # --- a POST whose body never comes ---------------------------------------------------
-$id = new_session_id(port => $port);
-my $c = RS::Proto::Conn->new(port => $port);
-$c->request('POST', ENDPOINT, chunked => 1, headers => [
-    KEY_HEADER, API_KEY, Cookie => COOKIE_NAME . "=$id"]);
+$id = new_session(port => $port);
+my $c = RS::Client->new(port => $port);
+$c->send_request('POST', ENDPOINT, chunked => 1, key => API_KEY,
+                 cookie => $id);
 is($c->read_head(5), 200, 'a POST holds the session, its body not sent');
 $c->read_state(5, 1);
 ok($c->read_body(HOLD + LOCK_LEASE + 5)
@@ -61,4 +59,4 @@ ok($c->read_body(HOLD + LOCK_LEASE + 5)
 $c->close;
 ($rec) = wait_record($id, sub { $_[0]{lock} == LOCK_FREE }, LOCK_TIMEOUT);
 ok($rec && $rec->{lock} == LOCK_FREE, '... the lock freed');
-stop_httpd2($h);
+stop_httpd($h);

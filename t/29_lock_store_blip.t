@@ -15,7 +15,6 @@ use Apache::Test qw(-withtestmore);
 use Time::HiRes ();
 use RS::Memcached ();
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
 
 need_workers(2);
 plan tests => 5;
@@ -23,7 +22,7 @@ plan tests => 5;
 my ($mc_pid) = RS::Memcached::_read_pidfile();
 die "t/29: no pid of the suite's memcached\n" unless $mc_pid;
 
-my $id = new_session_id();
+my $id = new_session();
 my $g = hold_get($id);
 is($g->{code}, 200, 'a writeable GET holds the session');
 my $mark = error_log_since();

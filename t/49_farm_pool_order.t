@@ -12,8 +12,6 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
-use RS::Proto qw(:all);
-use RS::Fault qw(spawn_memcached kill_memcached);
 use IO::Socket::INET ();
 
 sub items_on {
@@ -31,14 +29,14 @@ sub items_on {
 need_workers(1);
 plan tests => 3;
 
-my @mc = map { spawn_memcached() } 1 .. 2;
+my @mc = map { start_memcached() } 1 .. 2;
 my @list = map { "--SERVER=127.0.0.1:$_->{port}" } @mc;
-my $a = start_httpd2(store => "$list[0] $list[1]");
-my $b = start_httpd2(store => "$list[1] $list[0]");
+my $a = start_httpd(store => "$list[0] $list[1]");
+my $b = start_httpd(store => "$list[1] $list[0]");
 
 my (@ids, @lost);
 for my $i (1 .. 40) {
-    my $id = new_session_id(port => $a->{port});
+    my $id = new_session(port => $a->{port});
     my $r = send_request(endpoint_request('POST', session => $id,
         port => $a->{port},
         body => encode_state(id => $id, items => [[ n => $i ]])));
@@ -58,5 +56,5 @@ is(scalar @lost, 0, 'the other server, its list in another order, reads '
 my @items = map { items_on($_->{port}) } @mc;
 ok($items[0] > 0 && $items[1] > 0,
    "both memcached hold sessions ($items[0] and $items[1])");
-stop_httpd2($_) for $a, $b;
-kill_memcached($_) for @mc;
+stop_httpd($_) for $a, $b;
+stop_memcached($_) for @mc;
