@@ -7,7 +7,7 @@
 #include <apr_lib.h>
 #include "endpoint.h"
 #include "config.h"
-#include "lock.h"
+#include "session.h"
 #include "sid.h"
 #include "cookie.h"
 #include "keys.h"
@@ -129,7 +129,7 @@ static int open_session(request_rec *r, rs_session_t *s, rs_lock_kind_e kind,
     rs_server_conf *c = rs_sconf(r->server);
     rs_status_e st = kind ? rs_workers_spare(r, c, s->id) : RS_OK;
     if (st == RS_OK) {
-        st = rs_lock_open_session(s, kind, is_new);
+        st = rs_session_open(s, kind, is_new);
     }
     if (st == RS_OK && *is_new) {
         rs_cookie_set_new(r, c, s->id);

@@ -567,43 +567,6 @@ rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st)
     return write_state(s, st, put_check, RS_LOCK_COMMITTED);
 }
 
-static apr_status_t release_cleanup(void *data)
-{
-    rs_session_t *s = data;
-    if (s->held) {
-        s->fresh = 0;
-        rs_lock_release(s);
-    }
-    return APR_SUCCESS;
-}
-
-void rs_lock_release_on_cleanup(rs_session_t *s)
-{
-    /* A pre-cleanup: it runs before the scratch subpool and the borrowed
-     * connection are given back. */
-    apr_pool_pre_cleanup_register(s->pool, s, release_cleanup);
-}
-
-rs_status_e rs_lock_open_session(rs_session_t *s, rs_lock_kind_e kind,
-                                 int *is_new)
-{
-    rs_status_e st = RS_NOT_FOUND;
-    if (s->id) {
-        st = kind ? rs_lock_acquire(s, kind) : rs_lock_load(s);
-    }
-    *is_new = st == RS_NOT_FOUND;
-    if (*is_new) {
-        st = rs_lock_create(s, kind);
-    }
-    else if (st == RS_OK && !kind) {
-        st = rs_lock_touch(s);
-    }
-    if (st == RS_OK && kind) {
-        rs_lock_release_on_cleanup(s);
-    }
-    return st;
-}
-
 /*
  * Renews the lease of a lock held by owner, outside any request (the
  * lease thread). RS_LOST when the lock is no longer that owner's.

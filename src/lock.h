@@ -87,20 +87,10 @@ rs_status_e rs_lock_release(rs_session_t *s);
 /* A PUT: commits st into the lock a writeable GET holds, for any holder. */
 rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st);
 
-/*
- * The cookie's session, locked for kind (NONE: read-only, idle timer
- * reset), or a new one (*is_new: its cookie is the caller's to set) when
- * the cookie names none.
- * A lock taken is released when the request pool goes, whatever the path.
- */
-rs_status_e rs_lock_open_session(rs_session_t *s, rs_lock_kind_e kind,
-                                 int *is_new);
 
 /* Renews owner's lock under key, outside a request (see lease.h). */
 rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
                                 const unsigned char *owner);
 
-/* Releases the lock when the request pool goes, whatever the path. */
-void rs_lock_release_on_cleanup(rs_session_t *s);
 
 #endif

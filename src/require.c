@@ -13,7 +13,7 @@
 #include "json.h"
 #include "update.h"
 #include "keys.h"
-#include "lock.h"
+#include "session.h"
 #include "lease.h"
 #include "sid.h"
 #include "cookie.h"
@@ -130,7 +130,7 @@ static int load(request_rec *r, rs_req_t *q)
                      rs_cookie_sid(r, rs_cookie_name(c)));
     st = kind ? rs_workers_spare(r, c, s->id) : RS_OK;
     if (st == RS_OK) {
-        st = rs_lock_open_session(s, kind, &q->is_new);
+        st = rs_session_open(s, kind, &q->is_new);
     }
     if (st != RS_OK) {
         return rs_http_status(r, st);

@@ -13,7 +13,7 @@
 #include <http_log.h>
 #include "unit.h"
 #include "fake_store.h"
-#include "lock.h"
+#include "session.h"
 #include "sid.h"
 #include "keys.h"
 
@@ -121,7 +121,7 @@ static void test_create(void)
 
     reset();
     s = open_s(NULL);
-    CHECK(rs_lock_open_session(s, RS_KIND_NONE, &is_new) == RS_OK && is_new,
+    CHECK(rs_session_open(s, RS_KIND_NONE, &is_new) == RS_OK && is_new,
           "no cookie: a new session");
     CHECK(s->id && rs_sid_valid(s->id), "with a fresh valid ID");
     CHECK(rec_of(s->id).lock == RS_LOCK_FREE, "read-only: stored unlocked");
@@ -129,7 +129,7 @@ static void test_create(void)
 
     reset();
     s = open_s(ID_A);   /* a cookie naming no session */
-    CHECK(rs_lock_open_session(s, RS_KIND_ENDPOINT, &is_new) == RS_OK
+    CHECK(rs_session_open(s, RS_KIND_ENDPOINT, &is_new) == RS_OK
           && is_new && strcmp(s->id, ID_A), "unknown ID: a new, other ID");
     CHECK(rec_of(s->id).lock == RS_LOCK_HELD
           && !memcmp(rec_of(s->id).owner, s->owner, RS_OWNER_LEN)
@@ -193,7 +193,7 @@ static void test_load(void)
     reset();
     plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(), "1");
     s = open_s(ID_A);
-    CHECK(rs_lock_open_session(s, RS_KIND_NONE, &is_new) == RS_OK && !is_new,
+    CHECK(rs_session_open(s, RS_KIND_NONE, &is_new) == RS_OK && !is_new,
           "read-only: a held session is read without waiting");
     CHECK(s->state && rs_state_get(s->state, "x", 1), "... its state");
     CHECK(fake.calls[OP_TOUCH] == 1 && fake.calls[OP_CAS] == 0,
@@ -203,7 +203,7 @@ static void test_load(void)
     plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
     fake_script(OP_TOUCH, 1, RS_STORE_MISS);
     s = open_s(ID_A);
-    CHECK(rs_lock_open_session(s, RS_KIND_NONE, &is_new) == RS_OK,
+    CHECK(rs_session_open(s, RS_KIND_NONE, &is_new) == RS_OK,
           "expired between get and touch: the state read is answered");
 
     reset();
