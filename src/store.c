@@ -37,6 +37,9 @@ rs_conn *rs_store_own(rs_store *store, apr_pool_t *p)
 
 void rs_store_give_back(rs_conn *c)
 {
+    if (c->busy) {
+        return;     /* interrupted mid-operation (see ready): left alone */
+    }
     if (c->handle && c->own) {
         c->store->prov->close(c->store->instance, c->handle);
     }
@@ -68,10 +71,22 @@ const char *rs_conn_backend(const rs_conn *c)
 
 #define PROV(c) ((c)->store->prov)
 
-/* A connection given back between two pieces of a request's store work
- * (rs_store_idle) is borrowed again by the next operation. */
+/*
+ * A connection given back between two pieces of a request's store work
+ * (rs_store_idle) is borrowed again by the next operation. One already in
+ * an operation is not used again: a prefork child that a restart signals
+ * destroys its pools inside the signal handler, and a cleanup that reached
+ * the store from there would re-enter libmemcached on the connection the
+ * interrupted code was using (its state is then corrupt: an assertion
+ * aborts the child). Such a cleanup fails instead; the lease frees the lock.
+ */
 static int ready(rs_conn *c)
 {
+    if (c->busy) {
+        apr_cpystrn(c->error, "connection in use (an interrupted operation)",
+                    RS_STORE_ERRLEN);
+        return 0;
+    }
     if (!c->handle) {
         c->handle = c->own ? PROV(c)->open(c->store->instance, c->error)
                            : PROV(c)->borrow(c->store->instance, c->error);
@@ -87,9 +102,13 @@ rs_store_rc rs_store_get(rs_conn *c, apr_pool_t *p, const char *key,
     if (!ready(c)) {
         return RS_STORE_ERROR;
     }
+    c->busy = 1;
     rc = PROV(c)->get(c->handle, p, key, val, len, cas, c->error);
-    return rc == RS_STORE_LOST
-           ? PROV(c)->get(c->handle, p, key, val, len, cas, c->error) : rc;
+    if (rc == RS_STORE_LOST) {
+        rc = PROV(c)->get(c->handle, p, key, val, len, cas, c->error);
+    }
+    c->busy = 0;
+    return rc;
 }
 
 /* If the first add did land, the second finds the item: EXISTS, and the
@@ -101,18 +120,26 @@ rs_store_rc rs_store_add(rs_conn *c, const char *key, const char *val,
     if (!ready(c)) {
         return RS_STORE_ERROR;
     }
+    c->busy = 1;
     rc = PROV(c)->add(c->handle, key, val, len, ttl, c->error);
-    return rc == RS_STORE_LOST
-           ? PROV(c)->add(c->handle, key, val, len, ttl, c->error) : rc;
+    if (rc == RS_STORE_LOST) {
+        rc = PROV(c)->add(c->handle, key, val, len, ttl, c->error);
+    }
+    c->busy = 0;
+    return rc;
 }
 
 rs_store_rc rs_store_cas(rs_conn *c, const char *key, const char *val,
                          apr_size_t len, apr_uint32_t ttl, apr_uint64_t cas)
 {
+    rs_store_rc rc;
     if (!ready(c)) {
         return RS_STORE_ERROR;
     }
-    return PROV(c)->cas(c->handle, key, val, len, ttl, cas, c->error);
+    c->busy = 1;
+    rc = PROV(c)->cas(c->handle, key, val, len, ttl, cas, c->error);
+    c->busy = 0;
+    return rc;
 }
 
 rs_store_rc rs_store_touch(rs_conn *c, const char *key, apr_uint32_t ttl)
@@ -121,7 +148,11 @@ rs_store_rc rs_store_touch(rs_conn *c, const char *key, apr_uint32_t ttl)
     if (!ready(c)) {
         return RS_STORE_ERROR;
     }
+    c->busy = 1;
     rc = PROV(c)->touch(c->handle, key, ttl, c->error);
-    return rc == RS_STORE_LOST
-           ? PROV(c)->touch(c->handle, key, ttl, c->error) : rc;
+    if (rc == RS_STORE_LOST) {
+        rc = PROV(c)->touch(c->handle, key, ttl, c->error);
+    }
+    c->busy = 0;
+    return rc;
 }

@@ -16,6 +16,7 @@ struct rs_conn {
     rs_store *store;
     void *handle;
     int own;                    /* outside the pool: opened, closed */
+    int busy;                   /* inside an operation of the provider */
     char error[RS_STORE_ERRLEN];
 };
 
