@@ -26,6 +26,9 @@ our @EXPORT_OK = qw(
     graceful log_crashes slurp
 );
 
+my @started;            # see END below
+my $owner = $$;
+
 sub slurp {
     open my $fh, '<', shift or return '';
     local $/;
@@ -200,6 +203,7 @@ EOC
     my $h = { pid => spawn_httpd($httpd, $conf), port => $port, dir => $dir,
               conf => $conf, error_log => "$dir/error_log", httpd => $httpd,
               url => "http://127.0.0.1:$port" };
+    push @started, $h;
     my $deadline = Time::HiRes::time() + ($o{timeout} || 30);
     while (Time::HiRes::time() < $deadline) {
         return $h if _http_answers($port);
@@ -213,6 +217,15 @@ EOC
     stop_httpd($h);
     die "RS::Httpd: httpd did not answer on 127.0.0.1:$port:\n"
         . slurp("$dir/stderr.log") . slurp("$dir/error_log");
+}
+
+# Every httpd start_httpd started (@started): one a test left running (it
+# died before its stop_httpd) is stopped when the test process ends, never
+# later by chance. Forked children of the test do not stop their parent's.
+END {
+    if ($$ == $owner) {
+        stop_httpd($_) for grep { $_->{pid} } @started;
+    }
 }
 
 # spawn_httpd($httpd, $conf) -> pid: `httpd -d <conf's dir> -f $conf
