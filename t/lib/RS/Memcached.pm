@@ -300,6 +300,17 @@ sub restart {
 # start_memcached(port => , mb => 64, log => file) -> { pid, port, log }:
 # a memcached of our own (our child) on a free loopback port; dies when it
 # does not answer within 10 s.
+# A memcached start_memcached started that the test left running (it died
+# before stop_memcached) is stopped when the test process ends. The
+# suite's own memcached (start) is t/TEST.PL's to stop.
+my @started;
+my $started_by = $$;
+END {
+    if ($$ == $started_by) {
+        stop_memcached($_) for grep { $_->{pid} } @started;
+    }
+}
+
 sub start_memcached {
     my %o = @_;
     for my $try (1 .. ($o{port} ? 1 : 5)) {
@@ -307,8 +318,10 @@ sub start_memcached {
         my $log = $o{log}
             || File::Spec->catfile(logs_dir(), "memcached-$port.log");
         my $pid = _spawn($port, $log, 0, $o{mb});
-        return { pid => $pid, port => $port, log => $log }
-            if wait_ready($port, 10, $pid);
+        if (wait_ready($port, 10, $pid)) {
+            push @started, { pid => $pid, port => $port, log => $log };
+            return $started[-1];
+        }
         stop_memcached({ pid => $pid, port => $port }, 'KILL');
     }
     die "RS::Memcached::start_memcached: no memcached came up\n";
