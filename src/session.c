@@ -23,7 +23,7 @@ void rs_session_release_on_cleanup(rs_session_t *s)
 }
 
 rs_status_e rs_session_open(rs_session_t *s, rs_lock_kind_e kind,
-                                 int *is_new)
+                            int *is_new)
 {
     rs_status_e st = RS_NOT_FOUND;
     if (s->id) {
