@@ -70,11 +70,11 @@ my $log_from = -s $h->{error_log};
 my $fifth = hold_get($ids[4], port => $port);
 is($fifth->{code}, 503, 'a fifth writeable GET would leave 1 free: 503');
 is($fifth->{headers}{'retry-after'}, '1', '... with Retry-After');
-my $log = slurp_from($h->{error_log}, $log_from);
+my $log = slurp($h->{error_log}, $log_from);
 like($log, qr/RS00070: session \Q$ids[4]\E: [56] of 6 workers busy/,
      '... logged as RS00070, naming the session and the count');
 $fifth->close;
-my @counts = slurp_from($h->{error_log}, 0) =~ /RS00070: .*?: (\d+) of 6/g;
+my @counts = slurp($h->{error_log}, 0) =~ /RS00070: .*?: (\d+) of 6/g;
 ok(@counts && !grep({ 6 - $_ >= 2 } @counts),
    'no writer was refused while 2 workers were free (busy when refused: '
    . "@counts)");
@@ -106,14 +106,7 @@ for my $i (1 .. 4) {
     put_state($ids[$i], encode_state(id => $ids[$i]), port => $port);
 }
 ok(!grep({ !$_->read_body(5) } @held[1 .. 4]), 'every hold ended by its PUT');
-ok(slurp_from($h->{error_log}, 0) !~ /exit signal|AH00161/,
+ok(slurp($h->{error_log}, 0) !~ /exit signal|AH00161/,
    'no child crashed, MaxRequestWorkers never reached');
 stop_httpd($h);
 
-sub slurp_from {
-    my ($file, $offset) = @_;
-    open my $fh, '<', $file or return '';
-    seek $fh, $offset, 0;
-    local $/;
-    return <$fh> // '';
-}

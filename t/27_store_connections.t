@@ -73,7 +73,7 @@ Time::HiRes::sleep(0.5);    # loaded, and in its handler now
 my $from = -s $h->{error_log};
 my ($r, $st) = ro_get($other_id, port => $port);
 is($r->code, 200, 'meanwhile another request gets the store connection');
-unlike(slurp_from($h->{error_log}, $from), qr/RS00010/,
+unlike(slurp($h->{error_log}, $from), qr/RS00010/,
        '... no "no memcached connection free" (RS00010)');
 is($ro_req->read_head(5), 200, 'the long handler answers in the end');
 $ro_req->close;
@@ -97,15 +97,8 @@ $slowreq->close;
 is($w->code, 503, 'a writer elsewhere waits and times out: the lock '
    . 'stayed its holder\'s while the pool was empty');
 ok(error_log_since($log_from) !~ /RS00025.*\Q$s_id\E/
-   && slurp_from($h->{error_log}, 0) !~ /RS0005[02].*\Q$s_id\E/,
+   && slurp($h->{error_log}, 0) !~ /RS0005[02].*\Q$s_id\E/,
    '... no takeover, no failed renewal');
 is($code, 200, 'the slow handler\'s update committed');
 stop_httpd($h);
 
-sub slurp_from {
-    my ($file, $offset) = @_;
-    open my $fh, '<', $file or return '';
-    seek $fh, $offset, 0;
-    local $/;
-    return <$fh> // '';
-}

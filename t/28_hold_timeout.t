@@ -20,14 +20,6 @@ use constant HOLD => 2;
 my $h = start_httpd(config => 'RemoteSessionHoldTimeout ' . HOLD);
 my $port = $h->{port};
 
-sub slurp_from {
-    my ($file, $offset) = @_;
-    open my $fh, '<', $file or return '';
-    seek $fh, $offset, 0;
-    local $/;
-    return <$fh> // '';
-}
-
 # --- a held GET without its PUT ----------------------------------------------------
 my $id = new_session(port => $port);
 my $from = -s $h->{error_log};
@@ -40,7 +32,7 @@ ok($ended && $took >= HOLD - 0.2,
    sprintf('... and ends after the hold timeout, not the session\'s '
            . '(%.1f s, RemoteSessionHoldTimeout %d s)', $took, HOLD));
 $g->close;
-like(slurp_from($h->{error_log}, $from), qr/RS00031: session \Q$id\E/,
+like(slurp($h->{error_log}, $from), qr/RS00031: session \Q$id\E/,
      '... logged (RS00031)');
 my ($rec) = wait_record($id, sub { $_[0]{lock} == LOCK_FREE }, LOCK_TIMEOUT);
 ok($rec && $rec->{lock} == LOCK_FREE, '... and the lock is free');

@@ -29,8 +29,12 @@ our @EXPORT_OK = qw(
 my @started;            # see END below
 my $owner = $$;
 
+# slurp($file, $offset = 0) -> its text from byte $offset ('' if absent):
+# an httpd's error log since a mark.
 sub slurp {
-    open my $fh, '<', shift or return '';
+    my ($file, $offset) = @_;
+    open my $fh, '<', $file or return '';
+    seek $fh, $offset, 0 if $offset;
     local $/;
     return <$fh> // '';
 }
