@@ -81,16 +81,34 @@ run_pass() {
     perl TEST.PL -clean >/dev/null 2>&1
     echo "run-suite: Apache::Test under mpm_$mpm"
     prc=0
-    RS_MPM=$mpm RS_SKIP_LOG=$skips PERL5LIB="$T/lib${PERL5LIB:+:$PERL5LIB}" \
+    # The harness's output is kept too: CI shows only the end of a long
+    # run, so a failed pass's summary is printed again at the very end.
+    { RS_MPM=$mpm RS_SKIP_LOG=$skips PERL5LIB="$T/lib${PERL5LIB:+:$PERL5LIB}" \
         HARNESS_PERL_SWITCHES="${HARNESS_PERL_SWITCHES:+$HARNESS_PERL_SWITCHES }-MRS::NoSkip" \
         perl TEST.PL -apxs "$APXS" -httpd "$HTTPD" \
-            -httpd_conf "$T/conf/system.conf" -port select "$@" || prc=$?
-    if [ "$prc" != 0 ]; then
+            -httpd_conf "$T/conf/system.conf" -port select "$@" 2>&1 \
+        || echo "run-suite: exit $?" > "out-$mpm.rc"; } | tee "out-$mpm.txt"
+    if [ -e "out-$mpm.rc" ]; then
+        prc=1
+        rm -f "out-$mpm.rc"
         cp -R logs "logs-$mpm"
+        mv "out-$mpm.txt" "logs-$mpm/harness.txt"
+        failed="$failed $mpm"
         echo "run-suite: mpm_$mpm pass failed; its logs are in $T/logs-$mpm" >&2
     fi
+    rm -f "out-$mpm.txt"
     return "$prc"
 }
+
+# Every failed test line and the harness's summary of each failed pass.
+report_failures() {
+    for mpm in $failed; do
+        echo "run-suite: what failed under mpm_$mpm:" >&2
+        grep -E '^(not ok|#|t/.*(Failed|Dubious|Wstat))|^Failed|Non-zero|Parse errors' \
+            "logs-$mpm/harness.txt" | grep -v '^# *$' | tail -60 >&2
+    done
+}
+failed=
 
 rc=0
 if [ -n "${RS_MPM:-}" ] || [ $# -gt 0 ]; then
@@ -101,6 +119,7 @@ else
     run_pass prefork $(for f in 1*.t 2*.t; do echo "t/$f"; done) || rc=$?
 fi
 
+report_failures
 if [ -s "$skips" ]; then
     echo "run-suite: tests were skipped; make test's setup should need none:" >&2
     sed 's/^/    /' "$skips" >&2
