@@ -18,6 +18,7 @@
 #include "ap_provider.h"
 #include "lease.h"
 #include "startup.h"
+#include "shared.h"
 
 /* check_config runs for "httpd -t" too, and before httpd detaches. */
 static int rs_check_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -29,6 +30,15 @@ static int rs_check_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
 static int rs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
                           server_rec *s)
 {
+    int n = rs_shared_slots(rs_sconf(s));
+    apr_status_t rv = rs_shared_create(s->process->pool, n);
+    if (rv != APR_SUCCESS) {
+        /* Not fatal: waits then poll the store, as across servers. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, RSLOG(00072)
+                     "no shared memory for %d slots "
+                     "(RemoteSessionSharedSlots); lock waits poll the store",
+                     n);
+    }
     rs_startup_warn(ptemp, s);
     return OK;
 }

@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "store.h"
 #include "sid.h"
+#include "shared.h"
 
 APLOG_USE_MODULE(remote_session);
 
@@ -24,6 +25,8 @@ void *rs_create_server_conf(apr_pool_t *p, server_rec *s)
     c->max_size = RS_UNSET;
     c->worker_reserve = RS_UNSET;
     c->hold_timeout = RS_UNSET;
+    c->max_waiters = RS_UNSET;
+    c->shared_slots = RS_UNSET;
     return c;
 }
 
@@ -47,6 +50,8 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     MERGE_INT(max_size);
     MERGE_INT(worker_reserve);
     MERGE_INT(hold_timeout);
+    MERGE_INT(max_waiters);
+    MERGE_INT(shared_slots);
     m->keys = rs_keys_merge(p, base->keys, over->keys);
     return m;
 }
@@ -115,6 +120,16 @@ int rs_hold_timeout(const rs_server_conf *c)
     return OR_DEFAULT(c->hold_timeout, RS_DEFAULT_HOLD_TIMEOUT);
 }
 
+int rs_max_waiters(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->max_waiters, RS_DEFAULT_MAX_WAITERS);
+}
+
+int rs_shared_slots(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->shared_slots, RS_DEFAULT_SLOTS);
+}
+
 int rs_worker_reserve(const rs_server_conf *c)
 {
     return OR_DEFAULT(c->worker_reserve, RS_DEFAULT_WORKER_RESERVE);
@@ -152,6 +167,8 @@ static const int_field_t f_lock_lease =
     { APR_OFFSETOF(rs_server_conf, lock_lease), 1, 3600 };
 static const int_field_t f_hold_timeout =
     { APR_OFFSETOF(rs_server_conf, hold_timeout), 1, 86400 };
+static const int_field_t f_max_waiters =
+    { APR_OFFSETOF(rs_server_conf, max_waiters), 1, 100000 };
 static const int_field_t f_worker_reserve =
     { APR_OFFSETOF(rs_server_conf, worker_reserve), 0, 100000 };
 
@@ -163,6 +180,21 @@ static const char *set_server_int(cmd_parms *cmd, void *dummy,
     const char *err = set_int(cmd, arg, f->lo, f->hi, &v);
     if (!err) {
         *(int *)((char *)rs_sconf(cmd->server) + f->offset) = (int)v;
+    }
+    return err;
+}
+
+/* One segment for the whole server: only the main server's setting. */
+static const char *set_shared_slots(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    long v;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (!err) {
+        err = set_int(cmd, arg, 16, 16L * 1024 * 1024, &v);
+    }
+    if (!err) {
+        rs_sconf(cmd->server)->shared_slots = (int)v;
     }
     return err;
 }
@@ -305,6 +337,13 @@ const command_rec rs_directives[] = {
         (void *)&f_worker_reserve, RSRC_CONF,
         "workers a writeable request may not take, kept for read-only GETs "
         "and PUTs (default 2; 0: none)"),
+    AP_INIT_TAKE1("RemoteSessionMaxWaiters", set_server_int,
+        (void *)&f_max_waiters, RSRC_CONF,
+        "writers that may wait on one session at once in this httpd; more "
+        "get 503 at once (default 32)"),
+    AP_INIT_TAKE1("RemoteSessionSharedSlots", set_shared_slots, NULL,
+        RSRC_CONF, "slots of the shared memory through which commits wake "
+        "waiters, 32 bytes each (default 4096)"),
     AP_INIT_TAKE23("RemoteSessionKey", set_key, NULL, RSRC_CONF,
         "registers a session key: name, type (string int long bool double "
         "object array json, '?' suffix for nullable) and, for a key of the "
@@ -325,5 +364,6 @@ const rs_lock_conf *rs_lock_conf_of(request_rec *r, const rs_server_conf *c)
     lc->timeout = rs_timeout_minutes(c);
     lc->max_size = rs_max_size(c);
     lc->keys = c->keys;
+    lc->max_waiters = rs_max_waiters(c);
     return lc;
 }

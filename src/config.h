@@ -24,6 +24,7 @@
 #define RS_DEFAULT_MAX_SIZE     1000000     /* bytes */
 #define RS_DEFAULT_WORKER_RESERVE 2         /* workers */
 #define RS_DEFAULT_HOLD_TIMEOUT 300         /* seconds */
+#define RS_DEFAULT_MAX_WAITERS  32          /* writers per session */
 
 typedef enum {
     RS_REQUIRE_UNSET = RS_UNSET, RS_REQUIRE_OFF = 0, RS_REQUIRE_ON,
@@ -46,6 +47,8 @@ typedef struct {
     long max_size;
     int worker_reserve;
     int hold_timeout;
+    int max_waiters;
+    int shared_slots;           /* main server only */
     apr_hash_t *keys;           /* name -> rs_key_t */
     struct rs_store *store;     /* per child, set in child_init */
 } rs_server_conf;
@@ -77,5 +80,7 @@ apr_size_t rs_max_size(const rs_server_conf *c);
 const rs_lock_conf *rs_lock_conf_of(request_rec *r, const rs_server_conf *c);
 int rs_worker_reserve(const rs_server_conf *c);
 int rs_hold_timeout(const rs_server_conf *c);
+int rs_max_waiters(const rs_server_conf *c);
+int rs_shared_slots(const rs_server_conf *c);
 
 #endif

@@ -23,6 +23,9 @@ APLOG_USE_MODULE(remote_session);
 #define READONLY_HEADER  "X-SystemWebAdapter-RemoteAppSession-ReadOnly"
 #define HEARTBEAT        apr_time_from_msec(20)
 #define RETRY_EVERY      apr_time_from_msec(200)
+/* A PUT on this server wakes its held GET at once (shared.h); one on
+ * another server is seen by the GET's next read of the store. */
+#define POLL_EVERY       apr_time_from_msec(100)
 #define BODY_POLL        apr_time_from_msec(5)
 
 #define MSG_NO_ID        "No session ID found"
@@ -203,23 +206,27 @@ static rs_status_e poll_again(const rs_session_t *s, rs_status_e st,
 /* Heartbeats until a PUT commits, the client goes, or the hold ends. */
 static void hold_until_commit(request_rec *r, rs_session_t *s)
 {
-    apr_time_t end = hold_end(r, s), failing_since = 0, next_try = 0;
+    apr_time_t end = hold_end(r, s), failing_since = 0;
+    apr_time_t next_poll = apr_time_now() + POLL_EVERY;
     apr_bucket_brigade *bb = brigade(r);
     rs_status_e st = RS_OK;
 
     while (st == RS_OK) {
-        apr_sleep(HEARTBEAT);
+        if ((st = rs_lock_wait_commit(s, HEARTBEAT)) != RS_OK) {
+            break;
+        }
         if (send_bytes(r, bb, "\n", 1) != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, RSLOG(00030)
                           "session %s: client went away; lock released",
                           s->id);
             break;
         }
-        if (failing_since && apr_time_now() < next_try) {
-            continue;   /* the store is failing: not at every heartbeat */
+        if (apr_time_now() < next_poll) {
+            continue;
         }
         st = poll_again(s, rs_lock_poll(s), &failing_since);
-        next_try = apr_time_now() + RETRY_EVERY;
+        next_poll = apr_time_now() + (failing_since ? RETRY_EVERY
+                                                    : POLL_EVERY);
         if (st == RS_OK && apr_time_now() > end) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00031)
                           "session %s: no commit within the session "

@@ -8,16 +8,19 @@
 #include "lock.h"
 #include "merge.h"
 #include "sid.h"
+#include "shared.h"
 #include <http_log.h>
 
 APLOG_USE_MODULE(remote_session);
 
 #define RS_CAS_TRIES     64
 #define RS_BACKOFF_FIRST 1000       /* usec */
-#define RS_BACKOFF_MAX   25000      /* usec */
 #define RS_RETRY         ((rs_status_e)-1)
 #define RS_NO_RANDOM     ((rs_status_e)-2)   /* logged; not worth a retry */
 #define RS_CREATE_TRIES  4
+/* A waiter on another server's holder learns of its commit by reading
+ * the store at most this long after it; on one server, at once. */
+#define RS_WAIT_MAX      25000      /* usec */
 
 rs_session_t *rs_lock_open(apr_pool_t *pool, const rs_log *log,
                            const rs_lock_conf *conf, rs_conn *conn,
@@ -30,6 +33,7 @@ rs_session_t *rs_lock_open(apr_pool_t *pool, const rs_log *log,
     s->conn = conn;
     s->id = id;
     s->key = id ? rs_sid_store_key(pool, id) : NULL;
+    s->slot = rs_shared_slot(s->key);
     apr_pool_create(&s->scratch, pool);
     apr_pool_tag(s->scratch, "remote_session_scratch");
     return s;
@@ -119,6 +123,13 @@ static rs_status_e write_rec(rs_session_t *s, const rs_record_t *next,
     s->fresh = 0;
     switch (rc) {
     case RS_STORE_OK:
+        rs_slot_touched(s->slot, s->key, apr_time_now());
+        if (next->lock != RS_LOCK_HELD) {
+            rs_slot_wake(s->slot, s->rec.lock == RS_LOCK_HELD
+                                  && !memcmp(next->owner, s->rec.owner,
+                                             RS_OWNER_LEN)
+                                  ? next->owner : NULL);
+        }
         s->rec = *next;
         return RS_OK;
     case RS_STORE_EXISTS:
@@ -158,10 +169,28 @@ rs_status_e rs_lock_load(rs_session_t *s)
     return st == RS_OK ? decode_state(s, s->pool, &s->state) : st;
 }
 
+/*
+ * A read resets the expiry only when this server has not done so (by a
+ * touch or a write) for a tenth of the timeout, at most a minute: most
+ * reads are then one get, and an item lives at least the timeout less
+ * that from its last read.
+ */
+static apr_interval_time_t touch_window(const rs_session_t *s)
+{
+    apr_interval_time_t tenth = apr_time_from_sec(ttl_of(&s->rec)) / 10;
+    return tenth < apr_time_from_sec(60) ? tenth : apr_time_from_sec(60);
+}
+
 rs_status_e rs_lock_touch(rs_session_t *s)
 {
+    apr_time_t now = apr_time_now();
+    if (rs_slot_touched_within(s->slot, s->key, now, touch_window(s))) {
+        return RS_OK;
+    }
     switch (rs_store_touch(s->conn, s->key, ttl_of(&s->rec))) {
     case RS_STORE_OK:
+        rs_slot_touched(s->slot, s->key, now);
+        return RS_OK;
     case RS_STORE_MISS: /* gone since the read: what was read is still the
                          * last committed state, and a read may answer it */
         return RS_OK;
@@ -192,11 +221,13 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
     }
     s->id = id;
     s->key = rs_sid_store_key(s->pool, id);
+    s->slot = rs_shared_slot(s->key);
     s->state = rs_state_make(s->pool, id, rec.timeout);
     state = rs_state_encode(s->pool, s->state, &n);
     buf = rs_record_pack(s->pool, &rec, state, n, &len);
     switch (*rc = rs_store_add(s->conn, s->key, buf, len, ttl_of(&rec))) {
     case RS_STORE_OK:
+        rs_slot_touched(s->slot, s->key, rec.renewed);
         s->rec = rec;
         s->held = kind != RS_KIND_NONE;
         s->renewed = rec.renewed;
@@ -287,19 +318,29 @@ static rs_status_e lock_busy(rs_session_t *s)
     return RS_BUSY;
 }
 
-rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
+static rs_status_e too_many_waiters(rs_session_t *s)
+{
+    RS_LOGF(s->log, APLOG_WARNING, RSLOG(00064)
+            "session %s: %d writers wait on it already on this server "
+            "(RemoteSessionMaxWaiters)", s->id, s->conf.max_waiters);
+    return RS_BUSY;
+}
+
+/*
+ * Waits with back-off between reads of the store; a commit or release on
+ * this server ends the wait at once (shared.h), one on another server is
+ * seen at the next read.
+ */
+static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
+                                rs_lock_kind_e kind)
 {
     apr_time_t deadline = apr_time_now()
                           + apr_time_from_sec(s->conf.lock_timeout);
     apr_interval_time_t delay = RS_BACKOFF_FIRST;
     int conflicts = 0;
-    apr_pool_t *p;
 
-    if (!new_owner(s)) {
-        return RS_UNAVAILABLE;
-    }
-    apr_pool_create(&p, s->pool);
     while (conflicts < RS_CAS_TRIES) {
+        apr_uint32_t seen = rs_slot_seen(s->slot);
         apr_time_t now = apr_time_now();
         rs_status_e st = read_rec(s);
         if (st == RS_OK && s->rec.lock == RS_LOCK_GONE) {
@@ -319,10 +360,28 @@ rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
         if (now >= deadline) {
             return lock_busy(s);
         }
-        apr_sleep(delay < deadline - now ? delay : deadline - now);
-        delay = delay * 2 < RS_BACKOFF_MAX ? delay * 2 : RS_BACKOFF_MAX;
+        rs_slot_wait(s->slot, seen, delay < deadline - now ? delay
+                                                           : deadline - now);
+        delay = delay * 2 < RS_WAIT_MAX ? delay * 2 : RS_WAIT_MAX;
     }
     return too_many_conflicts(s);
+}
+
+rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
+{
+    rs_status_e st;
+    apr_pool_t *p;
+
+    if (!new_owner(s)) {
+        return RS_UNAVAILABLE;
+    }
+    if (!rs_slot_enter(s->slot, s->conf.max_waiters)) {
+        return too_many_waiters(s);
+    }
+    apr_pool_create(&p, s->pool);
+    st = acquire_loop(s, p, kind);
+    rs_slot_leave(s->slot);
+    return st;
 }
 
 /* With a fresh read: renew when a third of the lease has passed. */
@@ -364,7 +423,10 @@ rs_status_e rs_lock_poll(rs_session_t *s)
             return st;
         }
         if (s->rec.lock != RS_LOCK_HELD) {
-            /* Committed or abandoned by a PUT: only the release is left. */
+            /* A PUT committed (and freed) it or abandoned the session; an
+             * older module's PUT left it for us to free. */
+            s->held = s->rec.lock == RS_LOCK_COMMITTED;
+            rs_slot_uncommit(s->slot, s->owner);
             return RS_COMMITTED;
         }
         st = renew_read(s);
@@ -373,6 +435,20 @@ rs_status_e rs_lock_poll(rs_session_t *s)
         }
     }
     return too_many_conflicts(s);
+}
+
+rs_status_e rs_lock_wait_commit(rs_session_t *s, apr_interval_time_t most)
+{
+    apr_uint32_t seen = rs_slot_seen(s->slot);
+    if (!rs_slot_committed(s->slot, s->owner)) {
+        rs_slot_wait(s->slot, seen, most);
+    }
+    if (!rs_slot_committed(s->slot, s->owner)) {
+        return RS_OK;
+    }
+    s->held = 0;
+    rs_slot_uncommit(s->slot, s->owner);
+    return RS_COMMITTED;
 }
 
 rs_status_e rs_lock_renew(rs_session_t *s)
@@ -472,7 +548,7 @@ static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
  */
 static rs_status_e write_state(rs_session_t *s, const rs_state_t *st,
                                rs_status_e (*check)(rs_session_t *),
-                               rs_lock_state_e to)
+                               int keep_owner)
 {
     int i;
     for (i = 0; i < RS_CAS_TRIES; i++) {
@@ -489,9 +565,9 @@ static rs_status_e write_state(rs_session_t *s, const rs_state_t *st,
             return rc;
         }
         if (next.lock != RS_LOCK_GONE) {
-            next.lock = to;
+            next.lock = RS_LOCK_FREE;
         }
-        if (next.lock == RS_LOCK_FREE) {
+        if (next.lock == RS_LOCK_FREE && !keep_owner) {
             next.kind = RS_KIND_NONE;
             memset(next.owner, 0, RS_OWNER_LEN);
         }
@@ -505,12 +581,17 @@ static rs_status_e write_state(rs_session_t *s, const rs_state_t *st,
 
 static rs_status_e holder_check(rs_session_t *s)
 {
-    return still_ours(s, read_rec(s));
+    rs_status_e rc = still_ours(s, read_rec(s));
+    if (rc == RS_OK && s->rec.lock != RS_LOCK_HELD) {
+        s->held = 0;
+        return RS_LOST;
+    }
+    return rc;
 }
 
 rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st)
 {
-    rs_status_e rc = write_state(s, st, holder_check, RS_LOCK_FREE);
+    rs_status_e rc = write_state(s, st, holder_check, 0);
     /* Too large: refused before writing, the lock is ours to release.
      * Otherwise it is given up (a failed store is logged once, and the
      * lease frees what is left). */
@@ -528,7 +609,8 @@ rs_status_e rs_lock_release(rs_session_t *s)
         apr_size_t n;
         const unsigned char *b;
         rs_status_e st = s->fresh ? RS_OK : read_rec(s);
-        if (still_ours(s, st) != RS_OK || s->rec.lock == RS_LOCK_GONE) {
+        if (still_ours(s, st) != RS_OK || s->rec.lock == RS_LOCK_GONE
+            || s->rec.lock == RS_LOCK_FREE) {
             s->held = 0;
             return st == RS_NOT_FOUND ? RS_OK : st;
         }
@@ -556,15 +638,31 @@ static rs_status_e put_check(rs_session_t *s)
     if (s->rec.lock == RS_LOCK_GONE) {
         return RS_NOT_FOUND;
     }
-    if (s->rec.kind != RS_KIND_ENDPOINT || s->rec.lock == RS_LOCK_FREE) {
+    if (s->rec.kind != RS_KIND_ENDPOINT) {
         return RS_NOT_HELD;
     }
-    return s->rec.lock == RS_LOCK_COMMITTED ? RS_ALREADY : RS_OK;
+    if (s->rec.lock == RS_LOCK_HELD) {
+        return RS_OK;
+    }
+    /*
+     * Free with the GET's owner kept: a PUT committed it. As for the .NET
+     * peer, that is "already updated" until the held GET ends, then "not
+     * found": this server knows the first while its slot keeps the mark
+     * (an older module's COMMITTED means the GET is still there).
+     */
+    return s->rec.lock == RS_LOCK_COMMITTED
+           || rs_slot_committed(s->slot, s->rec.owner)
+           ? RS_ALREADY : RS_NOT_HELD;
 }
 
+/*
+ * The commit frees the lock in the same CAS, so that the next writer can
+ * take it at once; the GET's owner stays in the record (and in this
+ * server's slot) for the held GET to know its lock was committed.
+ */
 rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st)
 {
-    return write_state(s, st, put_check, RS_LOCK_COMMITTED);
+    return write_state(s, st, put_check, 1);
 }
 
 /*

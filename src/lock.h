@@ -22,6 +22,7 @@ typedef struct {
     int timeout;                /* minutes: idle timeout of new sessions */
     apr_size_t max_size;        /* largest state stored */
     apr_hash_t *keys;           /* RemoteSessionKey registry, or NULL */
+    int max_waiters;            /* writers waiting on one session, here */
 } rs_lock_conf;
 
 typedef struct {
@@ -31,6 +32,7 @@ typedef struct {
     rs_conn *conn;
     const char *id;
     const char *key;            /* memcached key */
+    struct rs_slot *slot;       /* its wake-ups on this server (shared.h) */
     apr_pool_t *scratch;        /* cleared before every read */
     rs_state_t *state;          /* the session state, in r->pool */
     rs_record_t rec;            /* header as last read */
@@ -72,6 +74,11 @@ rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind);
  */
 rs_status_e rs_lock_poll(rs_session_t *s);
 
+/* For the same holder, between polls: waits up to most for a PUT on this
+ * server to commit the lock (RS_COMMITTED, the lock is then free), without
+ * touching the store; RS_OK when none did. */
+rs_status_e rs_lock_wait_commit(rs_session_t *s, apr_interval_time_t most);
+
 /* Renews the lease when due; RS_LOST when the lock is no longer ours. */
 rs_status_e rs_lock_renew(rs_session_t *s);
 
@@ -84,7 +91,8 @@ rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st);
 /* As holder: frees the lock; a no-op when it is not ours any more. */
 rs_status_e rs_lock_release(rs_session_t *s);
 
-/* A PUT: commits st into the lock a writeable GET holds, for any holder. */
+/* A PUT: commits st into the lock a writeable GET holds, for any holder,
+ * and frees that lock in the same write. */
 rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st);
 
 

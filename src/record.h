@@ -4,11 +4,14 @@
  *
  *   0  'R' 'S'          magic
  *   2  1                record format version
- *   3  lock state       0 free, 1 held, 2 committed (held, work done),
+ *   3  lock state       0 free, 1 held, 2 committed (held, work done:
+ *                       written by older versions only, read as free),
  *                       3 gone (abandoned; a tombstone until it expires)
  *   4  lock kind        0 none, 1 endpoint GET (a PUT may commit it),
  *                       2 exclusive (POST, SessionRequire)
- *   5  owner            16 random bytes, zero when free
+ *   5  owner            16 random bytes; zero when free, except after a
+ *                       PUT's commit (kind 1 kept), so that a second PUT
+ *                       and the held GET know it was committed
  *  21  renewed          apr_time_t of the last renewal, big-endian
  *  29  timeout          minutes, big-endian (the state's, so that lock
  *                       changes can renew the expiry without decoding it)

@@ -210,7 +210,9 @@ ok(defined mc_get('remote-session:' . ($st ? $st->{id} : '?')),
        'the main server (same store) finds it by ASP.NET_SessionId');
 }
 
-# --- sliding expiration: a read-only GET resets the item's TTL ---------------
+# --- sliding expiration: a read-only GET resets the item's TTL, unless this
+# server reset it less than a tenth of the timeout (at most a minute) ago:
+# then it is one get and no touch (t/22 waits out that window) ------------
 {
     my ($ttl, $line) = session_ttl($id);
     ok(defined $ttl && $ttl > 1100 && $ttl <= 1200,
@@ -220,6 +222,7 @@ ok(defined mc_get('remote-session:' . ($st ? $st->{id} : '?')),
     ($r, $st) = ro_get($id);
     is($st && $st->{id}, $id, 'read-only GET of the session');
     ($ttl, $line) = session_ttl($id);
-    ok(defined $ttl && $ttl > 1100 && $ttl <= 1200,
-       "after the read-only GET the TTL is the full timeout again: '$line'");
+    ok(defined $ttl && $ttl <= 100,
+       "this server wrote the session a moment ago: the read left the TTL "
+       . "alone: '$line'");
 }

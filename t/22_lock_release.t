@@ -23,7 +23,7 @@ use RS::Test qw(:all);
 # writer whose client left is still in the server meanwhile)
 need_workers(3);
 
-plan tests => 41;
+plan tests => 44;
 
 
 # How long the suite waits for something the server does at once: well
@@ -163,13 +163,15 @@ $g->close;
     my $rec = read_record($id);
     is($rec && $rec->{timeout}, 7, 'record header: timeout 7');
 
-    # a read-only GET slides the expiry
+    # a read-only GET slides the expiry, but not when this server did so
+    # less than a tenth of the timeout (at most a minute) ago: H's PUT just
+    # did (the sliding-expiry block below waits that out)
     mc_command("touch $key 30");
     my ($res) = ro_get($id);
     $ttl = mc_ttl($key);
-    ok(defined $ttl && $ttl > 400,
-       'a read-only GET resets the expiry to the timeout (ttl '
-       . ($ttl // 'absent') . ')');
+    ok(defined $ttl && $ttl <= 30,
+       'a read-only GET right after the PUT: one get, the expiry left alone '
+       . '(ttl ' . ($ttl // 'absent') . ')');
 
     # so does taking the lock, and the holder's renewals and release keep it
     mc_command("touch $key 30");
@@ -202,4 +204,28 @@ $g->close;
                                   && Time::HiRes::time() - $t0 < 2 * LOCK_LEASE + 3;
     ok(!defined mc_get($key), sprintf('the tombstone is gone after %.1f s',
                                       Time::HiRes::time() - $t0));
+}
+
+# --- sliding expiry: a read resets it once a tenth of the timeout passed ----
+{
+    my $id = new_session();
+    my $key = store_key($id);
+    my $g = open_stream($id);
+    my $sg = $g->state(10);
+    my $put = put_state($id, { %{ $sg || {} }, timeout => 1 });
+    is($put->code, 200, 'a session with Timeout 1 (minute): a window of 6 s');
+    $g->finish(5);
+    Time::HiRes::sleep(6.5);
+    mc_command("touch $key 30");
+    my ($res, $st) = ro_get($id);
+    my $ttl = mc_ttl($key);
+    ok($st && defined $ttl && $ttl > 50,
+       '6.5 s after the PUT a read-only GET resets the expiry to the '
+       . 'timeout (ttl ' . ($ttl // 'absent') . ')');
+    mc_command("touch $key 30");
+    ro_get($id);
+    $ttl = mc_ttl($key);
+    ok(defined $ttl && $ttl <= 30,
+       '... and the next read, right after, leaves it (ttl '
+       . ($ttl // 'absent') . ')');
 }

@@ -240,7 +240,8 @@ MaxRequestWorkers $PREFORK_WORKERS
 MaxConnectionsPerChild 0
 P
         config => "KeepAlive On\nMaxKeepAliveRequests 0\nTimeout 60\n"
-                . "RemoteSessionLockTimeout 120\nRemoteSessionLockLease 10\n",
+                . "RemoteSessionLockTimeout 120\nRemoteSessionLockLease 10\n"
+                . "RemoteSessionMaxWaiters 64\n",
     );
     my $s = eval { run_clients($h->{port}, 'prefork') };
     my $err = $@;

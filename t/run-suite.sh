@@ -8,7 +8,8 @@
 # /etc/apache2/apache2.conf, with the MPM and the modules it needs, and
 # t/conf/extra.conf.in sets the worker limits. With no test named it runs
 # twice: every test under mpm_event, then the endpoint and lock tests
-# (t/1*.t, t/2*.t) under mpm_prefork, whatever MPM Debian has enabled.
+# (t/1*.t, t/2*.t) and the shared-memory tests (t/6*.t) under mpm_prefork,
+# whatever MPM Debian has enabled.
 #
 #   sh t/run-suite.sh                             both passes
 #   sh t/run-suite.sh -verbose t/01_loaded.t      one pass, mpm_event
@@ -104,7 +105,7 @@ run_pass() {
 report_failures() {
     for mpm in $failed; do
         echo "run-suite: what failed under mpm_$mpm:" >&2
-        grep -E '^(not ok|#|t/.*(Failed|Dubious|Wstat))|^Failed|Non-zero|Parse errors' \
+        grep -E '^(not ok|#|t/.*(Failed|Dubious|Wstat))|^Failed|Failed tests?:|Non-zero|Parse errors' \
             "logs-$mpm/harness.txt" | grep -v '^# *$' | tail -60 >&2
     done
 }
@@ -116,7 +117,7 @@ if [ -n "${RS_MPM:-}" ] || [ $# -gt 0 ]; then
 else
     run_pass event || rc=$?
     # (in t/ already: the names as Apache::Test takes them)
-    run_pass prefork $(for f in 1*.t 2*.t; do echo "t/$f"; done) || rc=$?
+    run_pass prefork $(for f in 1*.t 2*.t 6*.t; do echo "t/$f"; done) || rc=$?
 fi
 
 report_failures

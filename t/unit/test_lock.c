@@ -16,6 +16,7 @@
 #include "session.h"
 #include "sid.h"
 #include "keys.h"
+#include "shared.h"
 
 static apr_pool_t *pool;
 static rs_store *store;
@@ -40,7 +41,7 @@ static int logged(const char *code)
     return strstr(logbuf, code) != NULL;
 }
 
-static rs_lock_conf conf = { 0, 10, 20, 1000000, NULL };
+static rs_lock_conf conf = { 0, 10, 20, 1000000, NULL, 16 };
 
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbb"
@@ -358,9 +359,29 @@ static void test_renew_poll(void)
     rs_lock_acquire(s, RS_KIND_ENDPOINT);
     CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "5")) == RS_OK,
           "a PUT commits into the held GET's lock");
-    CHECK(rs_lock_poll(s) == RS_COMMITTED, "poll: committed");
+    fake.calls[OP_GET] = fake.calls[OP_CAS] = 0;
+    CHECK(rs_lock_poll(s) == RS_COMMITTED && !s->held
+          && fake.calls[OP_CAS] == 0, "poll: committed, nothing left to "
+          "free");
+    CHECK(rs_lock_release(s) == RS_OK && fake.calls[OP_CAS] == 0
+          && fake.calls[OP_GET] == 1, "... the release writes nothing");
+    CHECK(rs_lock_acquire(open_s(ID_A), RS_KIND_ENDPOINT) == RS_OK
+          && !logged("RS00025"), "the next writer takes it at once");
     s->renewed -= apr_time_from_sec(conf.lease);
+    s->held = 1;
     CHECK(rs_lock_renew(s) == RS_LOST, "renew of a committed lock: lost");
+
+    reset();
+    plant(ID_A, RS_LOCK_COMMITTED, RS_KIND_ENDPOINT, NULL, apr_time_now(),
+          "1");
+    s = open_s(ID_A);
+    rs_lock_load(s);
+    memcpy(s->owner, s->rec.owner, RS_OWNER_LEN);
+    s->held = 1;
+    CHECK(rs_lock_poll(s) == RS_COMMITTED && s->held,
+          "poll: an older module's commit, ours to free");
+    CHECK(rs_lock_release(s) == RS_OK && rec_of(ID_A).lock == RS_LOCK_FREE
+          && !s->held, "... freed by the release");
 
     reset();
     plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
@@ -499,11 +520,19 @@ static void test_put(void)
           "PUT into a POST's or SessionRequire's lock: not held");
     plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(), "1");
     CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "2")) == RS_OK
-          && rec_of(ID_A).lock == RS_LOCK_COMMITTED
           && !strcmp(x_of(ID_A), "2"), "PUT into a held GET's lock: "
           "committed, whoever holds it");
+    CHECK(rec_of(ID_A).lock == RS_LOCK_FREE
+          && rec_of(ID_A).kind == RS_KIND_ENDPOINT
+          && !memcmp(rec_of(ID_A).owner, OTHER, RS_OWNER_LEN),
+          "... and freed in the same write, the GET's owner kept");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "3")) == RS_NOT_HELD
+          && !strcmp(x_of(ID_A), "2"), "a second PUT, its GET not known to "
+          "be open (no shared memory): not held");
+    plant(ID_A, RS_LOCK_COMMITTED, RS_KIND_ENDPOINT, OTHER, apr_time_now(),
+          "2");
     CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "3")) == RS_ALREADY,
-          "a second PUT: already updated");
+          "a PUT after an older module's commit: already updated");
     fake_delete(rs_sid_store_key(pool, ID_A));
     CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "3")) == RS_NOT_FOUND,
           "PUT for a session gone: not found");
@@ -576,6 +605,63 @@ static void test_lease_thread(void)
           "... lost when the item is gone");
 }
 
+/* With the shared segment (shared.h): wake-ups and the waiter cap. */
+static void test_shared(void)
+{
+    rs_session_t *s, *w;
+
+    CHECK(rs_shared_create(pool, 64) == APR_SUCCESS, "a segment of 64 slots");
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_A);
+    CHECK(s->slot != NULL, "a session has its slot");
+    rs_lock_acquire(s, RS_KIND_ENDPOINT);
+    fake.calls[OP_GET] = 0;
+    CHECK(rs_lock_wait_commit(s, 0) == RS_OK && s->held
+          && fake.calls[OP_GET] == 0, "no commit yet: still held, no read");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "5")) == RS_OK, "a PUT");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "6")) == RS_ALREADY
+          && !strcmp(x_of(ID_A), "5"), "a second PUT while the held GET is "
+          "open: already updated");
+    fake.calls[OP_GET] = 0;
+    CHECK(rs_lock_wait_commit(s, apr_time_from_sec(5)) == RS_COMMITTED
+          && !s->held && fake.calls[OP_GET] == 0,
+          "the held GET learns of the commit from its slot, no read");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "6")) == RS_NOT_HELD,
+          "a PUT after the held GET saw its commit: not held");
+
+    reset();
+    conf.max_waiters = 2;
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(), "1");
+    w = open_s(ID_A);
+    CHECK(rs_slot_enter(w->slot, 2) && rs_slot_enter(w->slot, 2)
+          && !rs_slot_enter(w->slot, 2), "a slot counts two writers in");
+    rs_slot_leave(w->slot);
+    fake.calls[OP_GET] = 0;
+    CHECK(rs_lock_acquire(open_s(ID_A), RS_KIND_ENDPOINT) == RS_BUSY
+          && !logged("RS00064"), "one waiting: the second waits");
+    rs_slot_enter(w->slot, 2);
+    fake.calls[OP_GET] = 0;
+    CHECK(rs_lock_acquire(open_s(ID_A), RS_KIND_ENDPOINT) == RS_BUSY
+          && logged("RS00064") && fake.calls[OP_GET] == 0,
+          "two waiting: a third is refused at once, logged, no read");
+    rs_slot_leave(w->slot);
+    rs_slot_leave(w->slot);
+    conf.max_waiters = 16;
+
+    reset();
+    plant(ID_B, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    s = open_s(ID_B);
+    rs_lock_load(s);
+    fake.calls[OP_TOUCH] = 0;
+    CHECK(rs_lock_touch(s) == RS_OK && rs_lock_touch(s) == RS_OK
+          && fake.calls[OP_TOUCH] == 1, "two reads in a row: one touch");
+    CHECK(rs_lock_acquire(s, RS_KIND_EXCLUSIVE) == RS_OK
+          && rs_lock_commit(s, state_x(ID_B, "2")) == RS_OK
+          && rs_lock_load(s) == RS_OK && rs_lock_touch(s) == RS_OK
+          && fake.calls[OP_TOUCH] == 1, "a read after a write: no touch");
+}
+
 int main(void)
 {
     const char *err = NULL;
@@ -593,6 +679,7 @@ int main(void)
     test_commit_release();
     test_put();
     test_lease_thread();
+    test_shared();
 
     apr_pool_destroy(pool);
     return UNIT_DONE();
