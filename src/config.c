@@ -43,6 +43,7 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     MERGE_PTR(api_key);
     MERGE_PTR(api_key_header);
     MERGE_PTR(cookie_name);
+    MERGE_PTR(key_prefix);
     MERGE_INT(cookie_secure);
     MERGE_INT(timeout);
     MERGE_INT(lock_timeout);
@@ -128,6 +129,11 @@ int rs_max_waiters(const rs_server_conf *c)
 int rs_shared_slots(const rs_server_conf *c)
 {
     return OR_DEFAULT(c->shared_slots, RS_DEFAULT_SLOTS);
+}
+
+const char *rs_key_prefix(const rs_server_conf *c)
+{
+    return c->key_prefix ? c->key_prefix : RS_KEY_PREFIX;
 }
 
 int rs_worker_reserve(const rs_server_conf *c)
@@ -270,6 +276,24 @@ static const char *set_key_header(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+/* What memcached takes in a key: no spaces or control bytes. */
+static const char *set_key_prefix(cmd_parms *cmd, void *dummy,
+                                  const char *arg)
+{
+    const char *c;
+    for (c = arg; *c; c++) {
+        if (!apr_isgraph(*c)) {
+            break;
+        }
+    }
+    if (*c || c - arg > RS_KEY_PREFIX_MAX) {
+        return apr_psprintf(cmd->pool, "RemoteSessionKeyPrefix: at most %d "
+                            "printable bytes, no spaces", RS_KEY_PREFIX_MAX);
+    }
+    rs_sconf(cmd->server)->key_prefix = arg;
+    return NULL;
+}
+
 static const char *set_cookie_secure(cmd_parms *cmd, void *dummy, int on)
 {
     rs_sconf(cmd->server)->cookie_secure = on;
@@ -341,6 +365,10 @@ const command_rec rs_directives[] = {
         (void *)&f_max_waiters, RSRC_CONF,
         "writers that may wait on one session at once in this httpd; more "
         "get 503 at once (default 32)"),
+    AP_INIT_TAKE1("RemoteSessionKeyPrefix", set_key_prefix, NULL, RSRC_CONF,
+        "prefix of the session's memcached key (default " RS_KEY_PREFIX
+        "): apps sharing a memcached but not their sessions use different "
+        "ones"),
     AP_INIT_TAKE1("RemoteSessionSharedSlots", set_shared_slots, NULL,
         RSRC_CONF, "slots of the shared memory through which commits wake "
         "waiters, 32 bytes each (default 4096)"),
@@ -365,5 +393,6 @@ const rs_lock_conf *rs_lock_conf_of(request_rec *r, const rs_server_conf *c)
     lc->max_size = rs_max_size(c);
     lc->keys = c->keys;
     lc->max_waiters = rs_max_waiters(c);
+    lc->key_prefix = rs_key_prefix(c);
     return lc;
 }

@@ -49,6 +49,7 @@ typedef struct {
     int hold_timeout;
     int max_waiters;
     int shared_slots;           /* main server only */
+    const char *key_prefix;
     apr_hash_t *keys;           /* name -> rs_key_t */
     struct rs_store *store;     /* per child, set in child_init */
 } rs_server_conf;
@@ -82,5 +83,6 @@ int rs_worker_reserve(const rs_server_conf *c);
 int rs_hold_timeout(const rs_server_conf *c);
 int rs_max_waiters(const rs_server_conf *c);
 int rs_shared_slots(const rs_server_conf *c);
+const char *rs_key_prefix(const rs_server_conf *c);
 
 #endif

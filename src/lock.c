@@ -32,7 +32,7 @@ rs_session_t *rs_lock_open(apr_pool_t *pool, const rs_log *log,
     s->conf = *conf;
     s->conn = conn;
     s->id = id;
-    s->key = id ? rs_sid_store_key(pool, id) : NULL;
+    s->key = id ? rs_sid_store_key(pool, conf->key_prefix, id) : NULL;
     s->slot = rs_shared_slot(s->key);
     apr_pool_create(&s->scratch, pool);
     apr_pool_tag(s->scratch, "remote_session_scratch");
@@ -220,7 +220,7 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
         memcpy(rec.owner, s->owner, RS_OWNER_LEN);
     }
     s->id = id;
-    s->key = rs_sid_store_key(s->pool, id);
+    s->key = rs_sid_store_key(s->pool, s->conf.key_prefix, id);
     s->slot = rs_shared_slot(s->key);
     s->state = rs_state_make(s->pool, id, rec.timeout);
     state = rs_state_encode(s->pool, s->state, &n);

@@ -23,6 +23,7 @@ typedef struct {
     apr_size_t max_size;        /* largest state stored */
     apr_hash_t *keys;           /* RemoteSessionKey registry, or NULL */
     int max_waiters;            /* writers waiting on one session, here */
+    const char *key_prefix;     /* of store keys; NULL: RS_KEY_PREFIX */
 } rs_lock_conf;
 
 typedef struct {

@@ -40,9 +40,10 @@ int rs_sid_valid(const char *s)
     return s[RS_SID_LEN] == '\0';
 }
 
-const char *rs_sid_store_key(apr_pool_t *p, const char *id)
+const char *rs_sid_store_key(apr_pool_t *p, const char *prefix,
+                             const char *id)
 {
-    return apr_pstrcat(p, "remote-session:", id, NULL);
+    return apr_pstrcat(p, prefix ? prefix : RS_KEY_PREFIX, id, NULL);
 }
 
 /* n hex digits at *s, advancing it; *nonzero notes a digit not 0. */

@@ -22,7 +22,11 @@ int rs_guid_valid(const char *key);
 /* 1 when given (may be NULL) equals want; time independent of content. */
 int rs_key_equal(const char *given, const char *want);
 
-/* The memcached key of a session. */
-const char *rs_sid_store_key(apr_pool_t *p, const char *id);
+#define RS_KEY_PREFIX "remote-session:"
+#define RS_KEY_PREFIX_MAX 128   /* memcached keys end at 250 bytes */
+
+/* The store key of a session: prefix (NULL: RS_KEY_PREFIX) and ID. */
+const char *rs_sid_store_key(apr_pool_t *p, const char *prefix,
+                             const char *id);
 
 #endif

@@ -79,13 +79,13 @@ static void plant(const char *id, rs_lock_state_e lock, rs_lock_kind_e kind,
     }
     b = rs_state_encode(pool, st, &n);
     buf = rs_record_pack(pool, &rec, b, n, &len);
-    fake_put(rs_sid_store_key(pool, id), buf, len);
+    fake_put(rs_sid_store_key(pool, NULL, id), buf, len);
 }
 
 static rs_record_t rec_of(const char *id)
 {
     rs_record_t rec;
-    fake_item *it = fake_find(rs_sid_store_key(pool, id));
+    fake_item *it = fake_find(rs_sid_store_key(pool, NULL, id));
     memset(&rec, 0xff, sizeof(rec));
     if (it) {
         rs_record_decode_head(it->val, it->len, &rec);
@@ -96,7 +96,7 @@ static rs_record_t rec_of(const char *id)
 /* The item "x" of the state stored for id, or "(none)". */
 static const char *x_of(const char *id)
 {
-    fake_item *it = fake_find(rs_sid_store_key(pool, id));
+    fake_item *it = fake_find(rs_sid_store_key(pool, NULL, id));
     rs_state_t *st;
     const rs_item_t *x;
     if (!it || rs_state_decode(pool, (const unsigned char *)it->val
@@ -213,7 +213,7 @@ static void test_load(void)
     CHECK(rs_lock_load(s) == RS_NOT_FOUND, "an abandoned session: not found");
 
     reset();
-    fake_put(rs_sid_store_key(pool, ID_A), "XYZ not a record", 16);
+    fake_put(rs_sid_store_key(pool, NULL, ID_A), "XYZ not a record", 16);
     s = open_s(ID_A);
     CHECK(rs_lock_load(s) == RS_CORRUPT && logged("RS00021"),
           "a record not ours: corrupt, logged");
@@ -325,7 +325,7 @@ static void test_take(void)
           "an abandoned session cannot be locked");
 
     reset();
-    fake_put(rs_sid_store_key(pool, ID_A), "RS\x01\x00\x00", 5);
+    fake_put(rs_sid_store_key(pool, NULL, ID_A), "RS\x01\x00\x00", 5);
     s = open_s(ID_A);
     CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_CORRUPT
           && fake.calls[OP_CAS] == 0, "a short record: corrupt, not written");
@@ -393,7 +393,7 @@ static void test_renew_poll(void)
           "poll with a renewal that conflicts: read again, renewed");
     fake_script(OP_GET, 1, RS_STORE_ERROR);
     CHECK(rs_lock_poll(s) == RS_UNAVAILABLE, "poll when the store fails");
-    fake_delete(rs_sid_store_key(pool, ID_A));
+    fake_delete(rs_sid_store_key(pool, NULL, ID_A));
     CHECK(rs_lock_poll(s) == RS_LOST, "poll: the item expired, lost");
 }
 
@@ -533,7 +533,7 @@ static void test_put(void)
           "2");
     CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "3")) == RS_ALREADY,
           "a PUT after an older module's commit: already updated");
-    fake_delete(rs_sid_store_key(pool, ID_A));
+    fake_delete(rs_sid_store_key(pool, NULL, ID_A));
     CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "3")) == RS_NOT_FOUND,
           "PUT for a session gone: not found");
 
@@ -554,7 +554,7 @@ static void test_put(void)
         rs_state_set(pool, st, "y", 1, "5", 1);
         b = rs_state_encode(pool, st, &n);
         buf = rs_record_pack(pool, &rec, b, n, &len);
-        fake_put(rs_sid_store_key(pool, ID_A), buf, len);
+        fake_put(rs_sid_store_key(pool, NULL, ID_A), buf, len);
         in = rs_state_make(pool, ID_A, 20);
         rs_state_set(pool, in, "x", 1, "", 0);     /* could not serialize */
         rs_state_set(pool, in, "z", 1, "", 0);
@@ -569,7 +569,7 @@ static void test_put(void)
     CHECK(!strcmp(x_of(ID_A), "{\"k\":1}"),
           "... a zero-length value listed unknown keeps the stored one");
     {
-        fake_item *it = fake_find(rs_sid_store_key(pool, ID_A));
+        fake_item *it = fake_find(rs_sid_store_key(pool, NULL, ID_A));
         rs_state_t *st = NULL;
         rs_state_decode(pool, (const unsigned char *)it->val + RS_RECORD_HEAD,
                         it->len - RS_RECORD_HEAD, (apr_size_t)-1, &st);
@@ -583,7 +583,7 @@ static void test_lease_thread(void)
 {
     rs_session_t *s;
     rs_conn *c = rs_store_borrow(store, pool);
-    const char *key = rs_sid_store_key(pool, ID_A);
+    const char *key = rs_sid_store_key(pool, NULL, ID_A);
 
     reset();
     plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
@@ -603,6 +603,26 @@ static void test_lease_thread(void)
     fake_delete(key);
     CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_LOST,
           "... lost when the item is gone");
+}
+
+/* RemoteSessionKeyPrefix: apps on one memcached do not see each other. */
+static void test_prefix(void)
+{
+    rs_session_t *s;
+    const char *id;
+
+    reset();
+    conf.key_prefix = "app2:";
+    s = open_s(NULL);
+    CHECK(rs_lock_create(s, RS_KIND_NONE) == RS_OK
+          && fake_find(apr_pstrcat(pool, "app2:", s->id, NULL))
+          && !fake_find(rs_sid_store_key(pool, NULL, s->id)),
+          "a new session is stored under the prefix");
+    id = s->id;
+    CHECK(rs_lock_load(open_s(id)) == RS_OK, "... and read back under it");
+    conf.key_prefix = NULL;
+    CHECK(rs_lock_load(open_s(id)) == RS_NOT_FOUND,
+          "another prefix (the default) does not find it");
 }
 
 /* With the shared segment (shared.h): wake-ups and the waiter cap. */
@@ -679,6 +699,7 @@ int main(void)
     test_commit_release();
     test_put();
     test_lease_thread();
+    test_prefix();
     test_shared();
 
     apr_pool_destroy(pool);
