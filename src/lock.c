@@ -360,6 +360,9 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
         if (now >= deadline) {
             return lock_busy(s);
         }
+        /* Conflicts count in a row: a wake-up sends every waiter of the
+         * session at the lock at once, and all but one lose. */
+        conflicts = 0;
         rs_slot_wait(s->slot, seen, delay < deadline - now ? delay
                                                            : deadline - now);
         delay = delay * 2 < RS_WAIT_MAX ? delay * 2 : RS_WAIT_MAX;
