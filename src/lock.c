@@ -4,6 +4,7 @@
  * renewing and freeing a lock never decode or re-encode a state.
  */
 #include <string.h>
+#include <time.h>
 #include <apr_strings.h>
 #include "lock.h"
 #include "merge.h"
@@ -91,8 +92,8 @@ static rs_status_e read_rec(rs_session_t *s)
 
 static const unsigned char *raw_state(const rs_session_t *s, apr_size_t *n)
 {
-    *n = s->raw_len - RS_RECORD_HEAD;
-    return (const unsigned char *)s->raw + RS_RECORD_HEAD;
+    *n = s->raw_len - s->rec.head;
+    return (const unsigned char *)s->raw + s->rec.head;
 }
 
 /* Decodes the state bytes of the last read into p. */
@@ -203,7 +204,8 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
                            rs_store_rc *rc)
 {
     rs_record_t rec = { kind ? RS_LOCK_HELD : RS_LOCK_FREE, kind, { 0 },
-                        apr_time_now(), (apr_uint32_t)s->conf.timeout };
+                        apr_time_now(), (apr_uint32_t)s->conf.timeout,
+                        (apr_uint32_t)s->conf.lease, RS_RECORD_HEAD };
     const unsigned char *state;
     apr_size_t n, len;
     const char *buf, *id = rs_sid_generate(s->pool);
@@ -263,30 +265,60 @@ rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind)
     return st == RS_RETRY ? too_many_conflicts(s) : st;
 }
 
-static int stale(const rs_session_t *s, apr_time_t now)
+/* The waiter's own clock, which no server's setting or offset moves. */
+static apr_time_t mono_now(void)
 {
-    return s->rec.lock == RS_LOCK_HELD && now - s->rec.renewed > lease(s);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return apr_time_from_sec(ts.tv_sec) + ts.tv_nsec / 1000;
 }
 
-/* Free, committed (its holder only has to finish), or not renewed. */
-static int obtainable(const rs_session_t *s, apr_time_t now)
+/* The lease the holder renews by (older records do not say: ours). */
+static apr_interval_time_t holder_lease(const rs_session_t *s)
 {
-    return s->rec.lock != RS_LOCK_HELD || stale(s, now);
+    return apr_time_from_sec(s->rec.lease ? (int)s->rec.lease : s->conf.lease);
+}
+
+/* A held lock as a waiter saw it: the same version since when. */
+typedef struct {
+    apr_uint64_t cas;
+    apr_time_t since;
+} watch_t;
+
+/*
+ * How long the held lock of the last read has been seen unchanged. A live
+ * holder rewrites it every third of its lease, so one unchanged for its
+ * whole lease is stale, whatever this server's lease setting and however
+ * far its clock is from the holder's (the record's renewal time, a wall
+ * clock, is not used for this). -1 when the lock is not held.
+ */
+static apr_interval_time_t unchanged_for(const rs_session_t *s, watch_t *w)
+{
+    apr_time_t now = mono_now();
+    if (s->rec.lock != RS_LOCK_HELD) {
+        w->cas = 0;
+        return -1;
+    }
+    if (w->cas != s->cas) {
+        w->cas = s->cas;
+        w->since = now;
+    }
+    return now - w->since;
 }
 
 /*
  * The state is decoded before the take, so that a record that does not
  * decode is never written; into p, cleared on each try, so that CAS
- * conflicts do not pile up copies in the request pool.
+ * conflicts do not pile up copies in the request pool. idle: how long a
+ * stale lock was seen unchanged (a takeover), or -1.
  */
 static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
-                            rs_lock_kind_e kind, apr_time_t now)
+                            rs_lock_kind_e kind, apr_time_t now,
+                            apr_interval_time_t idle)
 {
     rs_record_t next = s->rec;
     apr_size_t n;
     const unsigned char *b = raw_state(s, &n);
-    int took_over = stale(s, now);
-    apr_time_t idle = now - s->rec.renewed;
     rs_status_e st;
 
     apr_pool_clear(p);
@@ -296,16 +328,18 @@ static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
     next.lock = RS_LOCK_HELD;
     next.kind = kind;
     next.renewed = now;
+    next.lease = (apr_uint32_t)s->conf.lease;
     memcpy(next.owner, s->owner, RS_OWNER_LEN);
     if ((st = write_rec(s, &next, b, n, ttl_of(&next))) != RS_OK) {
         return st;
     }
     s->held = 1;
     s->renewed = now;
-    if (took_over) {
+    if (idle >= 0) {
         RS_LOGF(s->log, APLOG_WARNING, RSLOG(00025)
-                "session %s: took over a lock not renewed for %"
-                APR_TIME_T_FMT " ms", s->id, apr_time_as_msec(idle));
+                "session %s: took over a lock unchanged for %" APR_TIME_T_FMT
+                " ms (its holder's lease: %" APR_TIME_T_FMT " s)", s->id,
+                apr_time_as_msec(idle), apr_time_sec(holder_lease(s)));
     }
     return RS_OK;
 }
@@ -337,9 +371,11 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
     apr_time_t deadline = apr_time_now()
                           + apr_time_from_sec(s->conf.lock_timeout);
     apr_interval_time_t delay = RS_BACKOFF_FIRST;
+    watch_t watch = { 0, 0 };
     int conflicts = 0;
 
     while (conflicts < RS_CAS_TRIES) {
+        apr_interval_time_t idle;
         apr_uint32_t seen = rs_slot_seen(s->slot);
         apr_time_t now = apr_time_now();
         rs_status_e st = read_rec(s);
@@ -349,8 +385,9 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
         if (st != RS_OK) {
             return st;
         }
-        if (obtainable(s, now)) {
-            st = try_take(s, p, kind, now);
+        idle = unchanged_for(s, &watch);
+        if (idle < 0 || idle >= holder_lease(s)) {
+            st = try_take(s, p, kind, now, idle);
             if (st != RS_RETRY) {
                 return st;
             }
@@ -401,6 +438,7 @@ static rs_status_e renew_read(rs_session_t *s)
     }
     b = raw_state(s, &n);
     next.renewed = now;
+    next.lease = (apr_uint32_t)s->conf.lease;
     st = write_rec(s, &next, b, n, ttl_of(&next));
     if (st == RS_OK) {
         s->renewed = now;
@@ -695,7 +733,7 @@ rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
         }
         rec.renewed = apr_time_now();
         buf = rs_record_pack(p, &rec, (const unsigned char *)raw
-                             + RS_RECORD_HEAD, len - RS_RECORD_HEAD, &n);
+                             + rec.head, len - rec.head, &n);
         rc = rs_store_cas(c, key, buf, n, ttl_of(&rec), cas);
         if (rc != RS_STORE_EXISTS) {
             return rc == RS_STORE_OK ? RS_OK

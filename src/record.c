@@ -5,7 +5,7 @@
 #include <string.h>
 #include "record.h"
 
-static const unsigned char magic[3] = { 'R', 'S', 1 };
+static const unsigned char magic[2] = { 'R', 'S' };
 
 static apr_uint64_t get_be(const unsigned char *b, int n)
 {
@@ -30,8 +30,9 @@ const char *rs_record_decode_head(const char *buf, apr_size_t len,
 {
     const unsigned char *b = (const unsigned char *)buf;
 
-    if (len < RS_RECORD_HEAD || memcmp(b, magic, sizeof(magic))) {
-        return "not a record of this module's format 1";
+    if (len < RS_RECORD_HEAD_V1 || memcmp(b, magic, sizeof(magic))
+        || b[2] < 1 || b[2] > 2 || (b[2] == 2 && len < RS_RECORD_HEAD)) {
+        return "not a record of this module's formats 1 and 2";
     }
     if (b[3] > RS_LOCK_GONE || b[4] > RS_KIND_EXCLUSIVE) {
         return "unknown lock state in the record header";
@@ -41,6 +42,8 @@ const char *rs_record_decode_head(const char *buf, apr_size_t len,
     memcpy(rec->owner, b + 5, RS_OWNER_LEN);
     rec->renewed = (apr_time_t)get_be(b + 21, 8);
     rec->timeout = (apr_uint32_t)get_be(b + 29, 4);
+    rec->lease = b[2] == 2 ? (apr_uint32_t)get_be(b + 33, 2) : 0;
+    rec->head = b[2] == 2 ? RS_RECORD_HEAD : RS_RECORD_HEAD_V1;
     return NULL;
 }
 
@@ -51,11 +54,13 @@ char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
     unsigned char *b = apr_palloc(p, RS_RECORD_HEAD + state_len);
 
     memcpy(b, magic, sizeof(magic));
+    b[2] = 2;
     b[3] = (unsigned char)rec->lock;
     b[4] = (unsigned char)rec->kind;
     memcpy(b + 5, rec->owner, RS_OWNER_LEN);
     put_be(b + 21, 8, (apr_uint64_t)rec->renewed);
     put_be(b + 29, 4, rec->timeout);
+    put_be(b + 33, 2, rec->lease > 0xFFFF ? 0xFFFF : rec->lease);
     memcpy(b + RS_RECORD_HEAD, state, state_len);
     *len = RS_RECORD_HEAD + state_len;
     return (char *)b;

@@ -3,7 +3,7 @@
  * lock, then the session state in the wire codec. See docs/DESIGN.md.
  *
  *   0  'R' 'S'          magic
- *   2  1                record format version
+ *   2  2                record format version (1: without the lease)
  *   3  lock state       0 free, 1 held, 2 committed (held, work done:
  *                       written by older versions only, read as free),
  *                       3 gone (abandoned; a tombstone until it expires)
@@ -15,7 +15,9 @@
  *  21  renewed          apr_time_t of the last renewal, big-endian
  *  29  timeout          minutes, big-endian (the state's, so that lock
  *                       changes can renew the expiry without decoding it)
- *  33  state            codec version 1 (docs/PROTOCOL.md)
+ *  33  lease            seconds, big-endian: the holder's
+ *                       RemoteSessionLockLease, by which waiters judge it
+ *  35  state            codec version 1 (docs/PROTOCOL.md)
  */
 #ifndef RS_RECORD_H
 #define RS_RECORD_H
@@ -25,7 +27,8 @@
 #include "codec.h"
 
 #define RS_OWNER_LEN   16
-#define RS_RECORD_HEAD 33
+#define RS_RECORD_HEAD    35   /* format 2, the one written */
+#define RS_RECORD_HEAD_V1 33
 
 typedef enum {
     RS_LOCK_FREE = 0, RS_LOCK_HELD, RS_LOCK_COMMITTED, RS_LOCK_GONE
@@ -41,13 +44,16 @@ typedef struct {
     unsigned char owner[RS_OWNER_LEN];
     apr_time_t renewed;
     apr_uint32_t timeout;
+    apr_uint32_t lease;         /* seconds; 0: unknown (format 1) */
+    apr_size_t head;            /* header bytes of the record as read */
 } rs_record_t;
 
 /* Reads the header of buf; NULL, or why it is not one of our records. */
 const char *rs_record_decode_head(const char *buf, apr_size_t len,
                                   rs_record_t *rec);
 
-/* Header rec followed by the encoded state bytes, in pool memory. */
+/* Header rec (format 2) followed by the encoded state bytes, in pool
+ * memory. */
 char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
                      const unsigned char *state, apr_size_t state_len,
                      apr_size_t *len);

@@ -62,11 +62,15 @@ static rs_session_t *open_s(const char *id)
                         rs_store_borrow(store, pool), id);
 }
 
+/* The holder's lease planted records carry (0: none, as format 1). */
+static apr_uint32_t plant_lease;
+
 /* A record for id in the store: lock, kind, owner, renewed, one item. */
 static void plant(const char *id, rs_lock_state_e lock, rs_lock_kind_e kind,
                   const char *owner, apr_time_t renewed, const char *x)
 {
-    rs_record_t rec = { lock, kind, { 0 }, renewed, 20 };
+    rs_record_t rec = { lock, kind, { 0 }, renewed, 20, plant_lease,
+                        RS_RECORD_HEAD };
     rs_state_t *st = rs_state_make(pool, id, 20);
     apr_size_t n, len;
     unsigned char *b;
@@ -266,14 +270,33 @@ static void test_take(void)
     CHECK(!memcmp(rec_of(ID_A).owner, OTHER, RS_OWNER_LEN),
           "... the holder keeps it");
 
+    /* Staleness is watched on the waiter's monotonic clock, for the
+     * holder's lease: these waits are one lease of 1 s. */
     reset();
-    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER,
-          now - apr_time_from_sec(conf.lease + 1), "1");
+    conf.lease = 1;
+    conf.lock_timeout = 3;
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, now, "1");
     s = open_s(ID_A);
     CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK && logged("RS00025"),
-          "not renewed for a lease: taken over, logged");
+          "unchanged for a whole lease: taken over, logged");
     CHECK(!memcmp(rec_of(ID_A).owner, s->owner, RS_OWNER_LEN)
-          && rec_of(ID_A).renewed >= now, "... ours now, renewed");
+          && rec_of(ID_A).renewed >= now && rec_of(ID_A).lease == 1,
+          "... ours now, renewed, with our lease in the record");
+
+    reset();
+    conf.lease = 1;
+    conf.lock_timeout = 2;
+    plant_lease = 5;
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER,
+          now - apr_time_from_sec(600), "1");
+    plant_lease = 0;
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_BUSY
+          && !logged("RS00025") && !memcmp(rec_of(ID_A).owner, OTHER,
+                                           RS_OWNER_LEN),
+          "a holder with a 5 s lease, its renewal 10 min back by our clock, "
+          "watched for 2 s: not taken over (neither our 1 s lease nor the "
+          "clocks decide)");
 
     reset();
     plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER,

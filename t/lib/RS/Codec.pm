@@ -38,7 +38,7 @@ use constant ID_RE => qr/\A[a-z0-5]{24}\z/;
 use constant { LOCK_FREE => 0, LOCK_HELD => 1, LOCK_COMMITTED => 2,
                LOCK_GONE => 3 };
 use constant { KIND_NONE => 0, KIND_ENDPOINT => 1, KIND_EXCLUSIVE => 2 };
-use constant RECORD_HEAD => 33;
+use constant RECORD_HEAD => 35;       # format 2; format 1: 33
 
 # ---------------------------------------------------------------------------
 # the state
@@ -240,36 +240,44 @@ sub random_id {
 sub random_owner { return _random_bytes(16) }
 
 # pack_record(lock => , kind => , owner => 16 bytes, renewed => usec,
-#             timeout => minutes, state => bytes | hash ref,
-#             magic => 3 bytes (default "RS\x01")) -> bytes
+#             timeout => minutes, lease => the holder's, seconds (default
+#             2, the suite's), state => bytes | hash ref,
+#             magic => 3 bytes (default "RS\x02"; "RS\x01": format 1, no
+#             lease)) -> bytes
 sub pack_record {
     my %r = @_;
     my $state = $r{state} // '';
     $state = encode_state($state) if ref $state;
     my $owner = $r{owner} // ("\0" x 16);
     die "RS::Codec: owner must be 16 bytes\n" unless length $owner == 16;
-    return ($r{magic} // "RS\x01")
+    my $magic = $r{magic} // "RS\x02";
+    return $magic
         . chr($r{lock} // 0) . chr($r{kind} // 0) . $owner
         . pack('Q>', $r{renewed} // now_usec())
         . pack('N', $r{timeout} // 20)
+        . ($magic eq "RS\x01" ? '' : pack('n', $r{lease} // 2))
         . $state;
 }
 
 # unpack_record($bytes) -> { magic, version, lock, kind, owner (16 bytes),
-# renewed (usec), timeout, state_bytes, state (decoded, or undef when it
-# does not decode), state_error }, or undef when shorter than the header.
+# renewed (usec), timeout, lease (format 2), state_bytes, state (decoded,
+# or undef when it does not decode), state_error }, or undef when shorter
+# than the header.
 sub unpack_record {
     my $b = shift;
-    return unless defined $b && length $b >= RECORD_HEAD;
+    return unless defined $b && length $b >= 33;
     my %r;
     $r{magic} = substr($b, 0, 2);
     $r{version} = ord substr($b, 2, 1);
+    my $head = $r{version} == 1 ? 33 : RECORD_HEAD;
+    return if length $b < $head;
+    $r{lease} = unpack 'n', substr($b, 33, 2) if $head == RECORD_HEAD;
     $r{lock} = ord substr($b, 3, 1);
     $r{kind} = ord substr($b, 4, 1);
     $r{owner} = substr($b, 5, 16);
     $r{renewed} = unpack 'Q>', substr($b, 21, 8);
     $r{timeout} = unpack 'N', substr($b, 29, 4);
-    $r{state_bytes} = substr($b, RECORD_HEAD);
+    $r{state_bytes} = substr($b, $head);
     $r{state} = eval { decode_state($r{state_bytes}) };
     $r{state_error} = $@ unless $r{state};
     return \%r;
@@ -288,7 +296,7 @@ sub mc_record {
     my $raw = RS::Test::mc_get(store_key($_[0]), $_[1]);
     return unless defined $raw;
     my $r = unpack_record($raw) or die "record shorter than its header\n";
-    die "bad magic\n" unless $r->{magic} eq 'RS' && $r->{version} == 1;
+    die "bad magic\n" unless $r->{magic} eq 'RS' && $r->{version} == 2;
     die $r->{state_error} unless $r->{state};
     return $r;
 }
