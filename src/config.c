@@ -26,6 +26,7 @@ void *rs_create_server_conf(apr_pool_t *p, server_rec *s)
     c->worker_reserve = RS_UNSET;
     c->hold_timeout = RS_UNSET;
     c->max_waiters = RS_UNSET;
+    c->require_hold = RS_UNSET;
     c->shared_slots = RS_UNSET;
     return c;
 }
@@ -52,6 +53,7 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     MERGE_INT(worker_reserve);
     MERGE_INT(hold_timeout);
     MERGE_INT(max_waiters);
+    MERGE_INT(require_hold);
     MERGE_INT(shared_slots);
     m->keys = rs_keys_merge(p, base->keys, over->keys);
     return m;
@@ -126,6 +128,11 @@ int rs_max_waiters(const rs_server_conf *c)
     return OR_DEFAULT(c->max_waiters, RS_DEFAULT_MAX_WAITERS);
 }
 
+int rs_require_hold(const rs_server_conf *c)
+{
+    return OR_DEFAULT(c->require_hold, RS_DEFAULT_REQUIRE_HOLD);
+}
+
 int rs_shared_slots(const rs_server_conf *c)
 {
     return OR_DEFAULT(c->shared_slots, RS_DEFAULT_SLOTS);
@@ -175,6 +182,8 @@ static const int_field_t f_hold_timeout =
     { APR_OFFSETOF(rs_server_conf, hold_timeout), 1, 86400 };
 static const int_field_t f_max_waiters =
     { APR_OFFSETOF(rs_server_conf, max_waiters), 1, 100000 };
+static const int_field_t f_require_hold =
+    { APR_OFFSETOF(rs_server_conf, require_hold), 1, 86400 };
 static const int_field_t f_worker_reserve =
     { APR_OFFSETOF(rs_server_conf, worker_reserve), 0, 100000 };
 
@@ -365,6 +374,10 @@ const command_rec rs_directives[] = {
         (void *)&f_max_waiters, RSRC_CONF,
         "writers that may wait on one session at once in this httpd; more "
         "get 503 at once (default 32)"),
+    AP_INIT_TAKE1("RemoteSessionRequireHold", set_server_int,
+        (void *)&f_require_hold, RSRC_CONF,
+        "seconds a SessionRequire On request may hold the session's lock; "
+        "then it is freed and the request's update refused (default 10)"),
     AP_INIT_TAKE1("RemoteSessionKeyPrefix", set_key_prefix, NULL, RSRC_CONF,
         "prefix of the session's memcached key (default " RS_KEY_PREFIX
         "): apps sharing a memcached but not their sessions use different "

@@ -25,6 +25,7 @@
 #define RS_DEFAULT_WORKER_RESERVE 2         /* workers */
 #define RS_DEFAULT_HOLD_TIMEOUT 300         /* seconds */
 #define RS_DEFAULT_MAX_WAITERS  32          /* writers per session */
+#define RS_DEFAULT_REQUIRE_HOLD 10          /* seconds */
 
 typedef enum {
     RS_REQUIRE_UNSET = RS_UNSET, RS_REQUIRE_OFF = 0, RS_REQUIRE_ON,
@@ -48,6 +49,7 @@ typedef struct {
     int worker_reserve;
     int hold_timeout;
     int max_waiters;
+    int require_hold;
     int shared_slots;           /* main server only */
     const char *key_prefix;
     apr_hash_t *keys;           /* name -> rs_key_t */
@@ -82,6 +84,7 @@ const rs_lock_conf *rs_lock_conf_of(request_rec *r, const rs_server_conf *c);
 int rs_worker_reserve(const rs_server_conf *c);
 int rs_hold_timeout(const rs_server_conf *c);
 int rs_max_waiters(const rs_server_conf *c);
+int rs_require_hold(const rs_server_conf *c);
 int rs_shared_slots(const rs_server_conf *c);
 const char *rs_key_prefix(const rs_server_conf *c);
 

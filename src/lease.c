@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 #include "lease.h"
 #include "config.h"
+#include "sid.h"
 #include <http_log.h>
 
 APLOG_USE_MODULE(remote_session);
@@ -20,10 +21,13 @@ APLOG_USE_MODULE(remote_session);
 typedef struct entry {
     APR_RING_ENTRY(entry) link;
     rs_store *store;
-    char key[64];
+    char key[RS_KEY_PREFIX_MAX + RS_SID_LEN + 1];
     unsigned char owner[RS_OWNER_LEN];
     apr_interval_time_t every;      /* a third of the lease */
     apr_time_t next;                /* when to renew next */
+    apr_time_t until;               /* RemoteSessionRequireHold: then the
+                                     * lock is freed, not renewed */
+    int hold;                       /* that setting, seconds, to log */
 } entry_t;
 
 APR_RING_HEAD(entries, entry);
@@ -40,10 +44,11 @@ static struct {
 
 static int due(entry_t *e, apr_time_t now, entry_t *copy)
 {
-    if (now < e->next) {
+    if (now < e->next && now < e->until) {
         return 0;
     }
-    e->next = now + e->every;
+    /* Past its hold: freed once, then left alone until unwatched. */
+    e->next = now >= e->until ? APR_INT64_MAX : now + e->every;
     *copy = *e;
     return 1;
 }
@@ -85,10 +90,29 @@ static void give_back_all(void)
     }
 }
 
-static void renew(apr_pool_t *p, const entry_t *e)
+/* A request that kept its lock too long loses it, so that one slow (or
+ * slowly fed) request cannot keep a session's writers waiting. */
+static void release(apr_pool_t *p, const entry_t *e)
 {
     rs_conn *c = conn_for(e->store);
-    rs_status_e st = rs_lock_renew_owned(p, c, e->key, e->owner);
+    if (rs_lock_release_owned(p, c, e->key, e->owner) == RS_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, lease.server, RSLOG(00053)
+                     "%s: a SessionRequire On request held the lock for %d s "
+                     "(RemoteSessionRequireHold): freed; its update will be "
+                     "refused", e->key, e->hold);
+    }
+}
+
+static void renew(apr_pool_t *p, const entry_t *e)
+{
+    rs_conn *c;
+    rs_status_e st;
+    if (apr_time_now() >= e->until) {
+        release(p, e);
+        return;
+    }
+    c = conn_for(e->store);
+    st = rs_lock_renew_owned(p, c, e->key, e->owner);
     if (st == RS_LOST) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, lease.server, RSLOG(00050)
                      "%s: lease not renewed: lock no longer held", e->key);
@@ -185,6 +209,8 @@ void rs_lease_watch(request_rec *r, rs_session_t *s)
     memcpy(e->owner, s->owner, RS_OWNER_LEN);
     e->every = apr_time_from_sec(s->conf.lease) / 3;
     e->next = apr_time_now() + e->every;
+    e->hold = rs_require_hold(rs_sconf(r->server));
+    e->until = apr_time_now() + apr_time_from_sec(e->hold);
     apr_thread_mutex_lock(lease.mutex);
     APR_RING_INSERT_TAIL(&lease.watched, e, entry, link);
     apr_thread_mutex_unlock(lease.mutex);

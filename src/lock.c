@@ -707,11 +707,11 @@ rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st)
 }
 
 /*
- * Renews the lease of a lock held by owner, outside any request (the
- * lease thread). RS_LOST when the lock is no longer that owner's.
+ * Renews (or, release set, frees) the lock held by owner, outside any
+ * request (the lease thread). RS_LOST when it is no longer that owner's.
  */
-rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
-                                const unsigned char *owner)
+static rs_status_e change_owned(apr_pool_t *p, rs_conn *c, const char *key,
+                                const unsigned char *owner, int release)
 {
     int i;
     for (i = 0; i < RS_CAS_TRIES; i++) {
@@ -732,13 +732,33 @@ rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
             return RS_LOST;
         }
         rec.renewed = apr_time_now();
+        if (release) {
+            rec.lock = RS_LOCK_FREE;
+            rec.kind = RS_KIND_NONE;
+            memset(rec.owner, 0, RS_OWNER_LEN);
+        }
         buf = rs_record_pack(p, &rec, (const unsigned char *)raw
                              + rec.head, len - rec.head, &n);
         rc = rs_store_cas(c, key, buf, n, ttl_of(&rec), cas);
         if (rc != RS_STORE_EXISTS) {
+            if (rc == RS_STORE_OK && release) {
+                rs_slot_wake(rs_shared_slot(key), NULL);
+            }
             return rc == RS_STORE_OK ? RS_OK
                  : rc == RS_STORE_MISS ? RS_LOST : RS_UNAVAILABLE;
         }
     }
     return RS_UNAVAILABLE;
+}
+
+rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
+                                const unsigned char *owner)
+{
+    return change_owned(p, c, key, owner, 0);
+}
+
+rs_status_e rs_lock_release_owned(apr_pool_t *p, rs_conn *c, const char *key,
+                                  const unsigned char *owner)
+{
+    return change_owned(p, c, key, owner, 1);
 }

@@ -101,5 +101,10 @@ rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st);
 rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
                                 const unsigned char *owner);
 
+/* Frees owner's lock under key, outside a request: a holder that kept it
+ * past RemoteSessionRequireHold. */
+rs_status_e rs_lock_release_owned(apr_pool_t *p, rs_conn *c, const char *key,
+                                  const unsigned char *owner);
+
 
 #endif

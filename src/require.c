@@ -308,7 +308,8 @@ static int apply_updates(request_rec *r, rs_req_t *q)
     switch (status = rs_lock_commit(q->s, st)) {
     case RS_LOST:
         return refuse_update(r, q, "the session's lock was lost (the "
-                             "session expired, or its lease ran out)");
+                             "session expired, its lease ran out, or "
+                             "RemoteSessionRequireHold passed)");
     case RS_TOO_LARGE:
         return HTTP_INTERNAL_SERVER_ERROR;
     default:
