@@ -98,6 +98,7 @@ static void rs_register_hooks(apr_pool_t *p)
     /* After the update filter, before HTTP_HEADER (AP_FTYPE_PROTOCOL). */
     ap_register_output_filter(RS_STRIP_FILTER, rs_require_strip_filter,
                               NULL, AP_FTYPE_CONTENT_SET + 5);
+    ap_hook_header_parser(rs_endpoint_method, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(rs_endpoint_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_REGISTER_OPTIONAL_FN(remote_session_id);
     APR_REGISTER_OPTIONAL_FN(remote_session_get);

@@ -16,6 +16,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_core.h>
 #include <util_filter.h>
 
 APLOG_USE_MODULE(remote_session);
@@ -508,6 +509,39 @@ static int method_of(request_rec *r)
         }
     }
     return M_INVALID;
+}
+
+/* The handler SetHandler will give r, before core's fixups set it. */
+static const char *set_handler_of(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *h;
+    if (!d->expr_handler) {
+        return NULL;
+    }
+    h = ap_expr_str_exec(r, d->expr_handler, &err);
+    return err ? NULL : h;
+}
+
+/*
+ * header_parser: the protocol takes method names in any case, httpd's
+ * access control only the spellings it knows: "put" would pass a <Limit
+ * PUT> or a Require method PUT. At the endpoint the name is made the one
+ * httpd knows before access control runs.
+ */
+int rs_endpoint_method(request_rec *r)
+{
+    const char *h;
+    int m;
+    if (r->method_number != M_INVALID || (m = method_of(r)) == M_INVALID) {
+        return DECLINED;
+    }
+    h = set_handler_of(r);
+    if (h && !strcasecmp(h, RS_HANDLER)) {
+        r->method = m == M_GET ? "GET" : m == M_PUT ? "PUT" : "POST";
+        r->method_number = m;
+    }
+    return DECLINED;
 }
 
 int rs_endpoint_handler(request_rec *r)

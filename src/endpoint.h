@@ -10,4 +10,8 @@
 
 int rs_endpoint_handler(request_rec *r);
 
+/* header_parser: a method name of the protocol in another case gets the
+ * spelling httpd's access control knows. */
+int rs_endpoint_method(request_rec *r);
+
 #endif
