@@ -30,38 +30,6 @@ END {
     }
 }
 
-# Starts t/bin/req_backend.pl on $port; returns once it listens (it says
-# READY on a pipe).
-sub start_backend {
-    my $script = File::Spec->catfile(t_dir(), 'bin', 'req_backend.pl');
-    pipe(my $rd, my $wr) or die "pipe: $!";
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        close $rd;
-        open STDOUT, '>&', $wr or POSIX::_exit(126);
-        open STDIN, '<', '/dev/null';
-        { no warnings 'exec'; exec $^X, $script, $port; }
-        POSIX::_exit(127);
-    }
-    close $wr;
-    my $line;
-    eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm 10;
-        $line = <$rd>;
-        alarm 0;
-    };
-    alarm 0;
-    close $rd;
-    unless (defined $line && $line =~ /^READY $port$/) {
-        kill TERM => $pid;
-        waitpid($pid, 0);
-        return;
-    }
-    return $pid;
-}
-
 # The headers the backend reported (name => [values]); the session's three.
 sub seen {
     my $r = shift;
@@ -86,7 +54,7 @@ is((env_of($n) || {})->{REMOTE_SESSION_NEW}, '0', 'backend not running: the sess
 ok(timed($n) < 1, 'backend not running: the lock was released') or diag(timed($n));
 
 # --- start it --------------------------------------------------------------------------
-$backend_pid = start_backend();
+$backend_pid = start_backend($port);
 ok($backend_pid, "backend started on 127.0.0.1:$port");
 BAIL_OUT("backend did not start on 127.0.0.1:$port") unless $backend_pid;
 

@@ -22,6 +22,7 @@ use POSIX ();
 use Time::HiRes ();
 
 our @EXPORT_OK = qw(
+    start_backend
     start_httpd stop_httpd spawn_httpd httpd_children children_rss_kb rss_kb
     graceful log_crashes slurp
 );
@@ -265,6 +266,40 @@ sub _http_answers {
     };
     alarm 0;
     return defined $line && $line =~ m{^HTTP/};
+}
+
+# start_backend($port) -> pid of t/bin/req_backend.pl (a proxied backend
+# that answers with the X-Remote-Session* request headers it got) on
+# 127.0.0.1:$port, once it listens (it says READY on a pipe); undef when
+# it does not start within 10 s. Stop it by its pid.
+sub start_backend {
+    my $port = shift;
+    my $script = File::Spec->catfile(RS::Memcached::t_dir(), 'bin',
+                                     'req_backend.pl');
+    pipe(my $rd, my $wr) or die "pipe: $!";
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        close $rd;
+        open STDOUT, '>&', $wr or POSIX::_exit(126);
+        open STDIN, '<', '/dev/null';
+        { no warnings 'exec'; exec $^X, $script, $port; }
+        POSIX::_exit(127);
+    }
+    close $wr;
+    my $line;
+    eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm 10;
+        $line = <$rd>;
+        alarm 0;
+    };
+    alarm 0;
+    close $rd;
+    return $pid if defined $line && $line =~ /^READY $port$/;
+    kill KILL => $pid;
+    waitpid($pid, 0);
+    return;
 }
 
 # stop_httpd($h, $grace = 15): SIGTERM to the parent we started, SIGKILL
