@@ -8,7 +8,7 @@ PERL       ?= perl
 FUZZ_SECS  ?= 30
 UNIT_TESTS  = $(patsubst t/unit/%.c,t/unit/%,$(wildcard t/unit/test_*.c))
 
-.PHONY: all deps test unit suite install run fuzz test-asan clean
+.PHONY: all deps test unit suite install run fuzz test-asan bench clean
 
 all: deps mod_remote_session.so
 
@@ -44,6 +44,10 @@ fuzz: deps
 
 test-asan: deps
 	sh scripts/test-asan.sh
+
+# performance figures against baselines of the same run (not part of test)
+bench: all
+	sh bench/bench.sh
 
 clean:
 	rm -rf src/*.o src/librs.a *.o *.lo *.la *.slo .libs src/.libs mod_remote_session.so \
