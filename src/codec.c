@@ -14,6 +14,9 @@ typedef struct {
     apr_size_t max_size;
     apr_pool_t *pool;
     const char *err;
+    int scan;               /* check only: copy and keep nothing */
+    apr_size_t empty;       /* zero-length values seen */
+    apr_size_t unknown;     /* unknown keys seen */
 } reader_t;
 
 static apr_size_t remaining(const reader_t *rd)
@@ -110,7 +113,8 @@ static int read_bytes(reader_t *rd, const char **out, apr_size_t *len,
         return fail(rd, apr_pstrcat(rd->pool, field, " is not valid UTF-8",
                                     NULL));
     }
-    *out = apr_pstrmemdup(rd->pool, (const char *)rd->p, *len);
+    *out = rd->scan ? NULL
+                    : apr_pstrmemdup(rd->pool, (const char *)rd->p, *len);
     rd->p += *len;
     return 1;
 }
@@ -136,13 +140,15 @@ static int read_items(reader_t *rd, rs_state_t *st)
     if (!read_count(rd, &n, "item count", 2)) {
         return 0;
     }
-    st->items = apr_array_make(rd->pool, n ? (int)n : 1, sizeof(rs_item_t));
+    st->items = rd->scan ? NULL : apr_array_make(rd->pool, n ? (int)n : 1,
+                                                 sizeof(rs_item_t));
     for (i = 0; i < n; i++) {
-        rs_item_t *it = apr_array_push(st->items);
+        rs_item_t one, *it = rd->scan ? &one : apr_array_push(st->items);
         if (!read_bytes(rd, &it->key, &it->key_len, "item key", 1)
             || !read_bytes(rd, &it->value, &it->value_len, "item value", 0)) {
             return 0;
         }
+        rd->empty += it->value_len == 0;
     }
     return 1;
 }
@@ -153,9 +159,11 @@ static int read_unknown(reader_t *rd, rs_state_t *st)
     if (!read_count(rd, &n, "unknown key count", 1)) {
         return 0;
     }
-    st->unknown = apr_array_make(rd->pool, n ? (int)n : 1, sizeof(rs_item_t));
+    st->unknown = rd->scan ? NULL : apr_array_make(rd->pool, n ? (int)n : 1,
+                                                   sizeof(rs_item_t));
     for (i = 0; i < n; i++) {
-        rs_item_t *it = apr_array_push(st->unknown);
+        rs_item_t one, *it = rd->scan ? &one : apr_array_push(st->unknown);
+        rd->unknown++;
         if (!read_bytes(rd, &it->key, &it->key_len, "unknown key", 1)) {
             return 0;
         }
@@ -216,6 +224,27 @@ static apr_size_t len_7bit(apr_uint32_t v)
         n++;
     }
     return n;
+}
+
+const char *rs_state_scan(apr_pool_t *p, const unsigned char *buf,
+                          apr_size_t len, rs_scan_t *out)
+{
+    reader_t rd = { buf, buf + len, buf, len, p, NULL, 1, 0, 0 };
+    rs_state_t st;
+
+    if (!read_state(&rd, &st)) {
+        return rd.err;
+    }
+    if (rd.p != rd.end) {
+        fail(&rd, apr_psprintf(p, "%" APR_SIZE_T_FMT " trailing bytes",
+                               remaining(&rd)));
+        return rd.err;
+    }
+    /* version byte, the ID's length, the ID */
+    out->flags_at = 1 + len_7bit((apr_uint32_t)st.id_len) + st.id_len;
+    out->empty_values = rd.empty;
+    out->unknown = rd.unknown;
+    return NULL;
 }
 
 static unsigned char *put_7bit(unsigned char *o, apr_uint32_t v)

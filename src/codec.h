@@ -44,6 +44,22 @@ const char *rs_state_decode(apr_pool_t *p, const unsigned char *buf,
                             apr_size_t len, apr_size_t max_size,
                             rs_state_t **out);
 
+/* What rs_state_scan found out about an encoded state. */
+typedef struct {
+    apr_size_t flags_at;        /* offset of IsNewSession; IsAbandoned and
+                                   IsReadOnly follow */
+    apr_size_t empty_values;    /* items with a zero-length value */
+    apr_size_t unknown;         /* keys in the unknown list */
+} rs_scan_t;
+
+/*
+ * Checks buf[0..len) as rs_state_decode does, keeping nothing: for
+ * sending a stored state as it is, with its flags set in place. NULL, or
+ * what is wrong (in p).
+ */
+const char *rs_state_scan(apr_pool_t *p, const unsigned char *buf,
+                          apr_size_t len, rs_scan_t *out);
+
 /* The encoded length of st, without encoding it. */
 apr_size_t rs_state_encoded_len(const rs_state_t *st);
 

@@ -141,9 +141,52 @@ static int open_session(request_rec *r, rs_session_t *s, rs_lock_kind_e kind,
     return rs_http_status(r, st);
 }
 
+/*
+ * A read-only GET of a stored session whose bytes are what the client
+ * gets (no key of the Apache side to hide, no zero-length value): sent as
+ * stored, its flags set in place, without decoding and encoding it again.
+ * DECLINED when that does not apply (no such session, a state to filter,
+ * or one that does not check: the usual path decides, and logs).
+ */
+static int readonly_stored(request_rec *r, rs_session_t *s)
+{
+    apr_bucket_brigade *bb = brigade(r);
+    unsigned char *b;
+    apr_size_t n;
+    rs_scan_t scan;
+    rs_status_e st = rs_lock_load_raw(s, &b, &n);
+
+    if (st != RS_OK) {
+        /* not found: the usual path makes a new session */
+        return st == RS_NOT_FOUND ? DECLINED : rs_http_status(r, st);
+    }
+    if (rs_state_scan(r->pool, b, n, &scan) || scan.empty_values
+        || scan.unknown) {
+        return DECLINED;
+    }
+    if ((st = rs_lock_touch(s)) != RS_OK) {
+        return rs_http_status(r, st);
+    }
+    rs_store_idle(s->conn);
+    b[scan.flags_at] = 0;           /* IsNewSession */
+    b[scan.flags_at + 1] = 0;       /* IsAbandoned */
+    b[scan.flags_at + 2] = 1;       /* IsReadOnly */
+    ap_set_content_type(r, "application/json; charset=utf-8");
+    ap_set_content_length(r, (apr_off_t)n);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create((const char *)b, n,
+                            s->scratch, r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, bb);
+    return OK;
+}
+
 static int readonly_get(request_rec *r, rs_session_t *s)
 {
-    int is_new, status = open_session(r, s, RS_KIND_NONE, &is_new);
+    int is_new, status;
+    if (s->id && !rs_keys_any_apache(r->pool, rs_sconf(r->server)->keys)
+        && (status = readonly_stored(r, s)) != DECLINED) {
+        return status;
+    }
+    status = open_session(r, s, RS_KIND_NONE, &is_new);
     if (status != OK) {
         return status;
     }

@@ -182,6 +182,20 @@ static apr_interval_time_t touch_window(const rs_session_t *s)
     return tenth < apr_time_from_sec(60) ? tenth : apr_time_from_sec(60);
 }
 
+rs_status_e rs_lock_load_raw(rs_session_t *s, unsigned char **b,
+                             apr_size_t *n)
+{
+    rs_status_e st = read_rec(s);
+    if (st == RS_OK && s->rec.lock == RS_LOCK_GONE) {
+        st = RS_NOT_FOUND;
+    }
+    if (st == RS_OK) {
+        /* our own copy of the item, in scratch */
+        *b = (unsigned char *)raw_state(s, n);
+    }
+    return st;
+}
+
 rs_status_e rs_lock_touch(rs_session_t *s)
 {
     apr_time_t now = apr_time_now();

@@ -58,6 +58,11 @@ rs_session_t *rs_lock_open(apr_pool_t *pool, const rs_log *log,
 /* Reads the committed state into s->rec, taking no lock. */
 rs_status_e rs_lock_load(rs_session_t *s);
 
+/* The committed state's bytes as stored, not decoded: in s's scratch
+ * pool, which the next read of s clears. */
+rs_status_e rs_lock_load_raw(rs_session_t *s, unsigned char **b,
+                             apr_size_t *n);
+
 /* Resets the idle timer without a lock. */
 rs_status_e rs_lock_touch(rs_session_t *s);
 

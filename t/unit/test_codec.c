@@ -24,6 +24,13 @@ static const char *decode(const unsigned char *buf, apr_size_t len,
         memcpy(copy, buf, len);
     *out = NULL;
     err = rs_state_decode(pool, copy, len, max, out);
+    if (max >= len) {
+        /* the scan of a stored state (no copies) agrees with the decoder */
+        rs_scan_t scan;
+        const char *serr = rs_state_scan(pool, copy, len, &scan);
+        CHECK(!serr == !err, "scan and decode disagree: %s / %s",
+              serr ? serr : "ok", err ? err : "ok");
+    }
     free(copy);
     return err;
 }
@@ -927,6 +934,26 @@ static void test_utf8(void)
     }
 }
 
+/* rs_state_scan: where the flags are, what a stored state holds. */
+static void test_scan(void)
+{
+    rs_state_t *st = rs_state_make(pool, "abc", 20);
+    unsigned char *b;
+    apr_size_t n;
+    rs_scan_t scan;
+
+    rs_state_set(pool, st, "k", 1, "42", 2);
+    rs_state_set(pool, st, "e", 1, "", 0);
+    st->is_readonly = 1;
+    b = rs_state_encode(pool, st, &n);
+    CHECK(rs_state_scan(pool, b, n, &scan) == NULL, "scan of an encoding");
+    CHECK(scan.flags_at == 5 && b[scan.flags_at + 2] == 1,
+          "flags after version, length and ID: at %d", (int)scan.flags_at);
+    CHECK(scan.empty_values == 1 && scan.unknown == 0,
+          "one zero-length value, no unknown keys");
+    CHECK(rs_state_scan(pool, b, n - 1, &scan) != NULL, "a byte short: refused");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -941,6 +968,7 @@ int main(void)
     test_truncation();
     test_hostile();
     test_utf8();
+    test_scan();
 
     apr_pool_destroy(pool);
     return UNIT_DONE();
