@@ -19,6 +19,8 @@
 #include "lease.h"
 #include "startup.h"
 #include "shared.h"
+#include "metrics_page.h"
+#include "mod_status.h"
 
 /* check_config runs for "httpd -t" too, and before httpd detaches. */
 static int rs_check_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -100,6 +102,10 @@ static void rs_register_hooks(apr_pool_t *p)
                               NULL, AP_FTYPE_CONTENT_SET + 5);
     ap_hook_header_parser(rs_endpoint_method, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(rs_endpoint_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(rs_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Only when mod_status is loaded: an optional hook. */
+    APR_OPTIONAL_HOOK(ap, status_hook, rs_metrics_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
     APR_REGISTER_OPTIONAL_FN(remote_session_id);
     APR_REGISTER_OPTIONAL_FN(remote_session_get);
     APR_REGISTER_OPTIONAL_FN(remote_session_set);

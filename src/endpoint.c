@@ -13,6 +13,7 @@
 #include "keys.h"
 #include "json.h"
 #include "workers.h"
+#include "metrics.h"
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
@@ -300,7 +301,9 @@ static int writeable_get(request_rec *r, rs_session_t *s)
     }
     stream_response(r);
     if (send_state(r, s->state, is_new, 0, 1) == APR_SUCCESS) {
+        rs_metric_inc(RS_M_HELD_GETS);
         hold_until_commit(r, s);
+        rs_metric_add(RS_M_HELD_GETS, -1);
     }
     rs_store_idle(s->conn);
     return OK;
@@ -389,13 +392,19 @@ static rs_state_t *client_state(request_rec *r, const rs_session_t *s,
     rs_state_t *st = parse_state(r, s->id, buf, len);
     if (!st) {
         *msg = MSG_DESERIALIZE;
-        return NULL;
     }
-    return (*msg = check_keys(r, s->id, st)) ? NULL : st;
+    else if ((*msg = check_keys(r, s->id, st))) {
+        st = NULL;
+    }
+    if (!st) {
+        rs_metric_inc(RS_M_REFUSED_400);
+    }
+    return st;
 }
 
 static void body_too_large(request_rec *r, const rs_session_t *s)
 {
+    rs_metric_inc(RS_M_REFUSED_413);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00034)
                   "session %s: %s body exceeds RemoteSessionMaxSize", s->id,
                   r->method);
@@ -518,6 +527,10 @@ static int answer(request_rec *r, rs_server_conf *c)
                       "RemoteSessionStore is not set for this server");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    rs_metric_inc(r->method_number == M_PUT ? RS_M_PUT
+                  : r->method_number == M_POST ? RS_M_POST
+                  : header_true(r, READONLY_HEADER) ? RS_M_READONLY_GET
+                  : RS_M_WRITEABLE_GET);
     if (r->method_number == M_PUT && !id) {
         /* As the framework peer: a cookie it cannot read names no lock. */
         return refuse(r, NULL, rs_cookie_present(r, rs_cookie_name(c))

@@ -10,6 +10,7 @@
 #include "merge.h"
 #include "sid.h"
 #include "shared.h"
+#include "metrics.h"
 #include <http_log.h>
 
 APLOG_USE_MODULE(remote_session);
@@ -40,8 +41,12 @@ rs_session_t *rs_lock_open(apr_pool_t *pool, const rs_log *log,
     return s;
 }
 
-static rs_status_e store_failed(rs_session_t *s, const char *op)
+static rs_status_e store_failed(rs_session_t *s, const char *op,
+                                rs_store_rc rc)
 {
+    rs_metric_inc(rc == RS_STORE_LOST ? RS_M_STORE_LOST
+                  : rc == RS_STORE_TIMEOUT ? RS_M_STORE_TIMEOUT
+                  : RS_M_STORE_ERROR);
     RS_LOGF(s->log, APLOG_ERR, RSLOG(00020)
             "session %s: %s %s failed: %s", s->id,
             rs_conn_backend(s->conn), op, rs_conn_error(s->conn));
@@ -77,7 +82,7 @@ static rs_status_e read_rec(rs_session_t *s)
         return RS_NOT_FOUND;
     }
     if (rc != RS_STORE_OK) {
-        return store_failed(s, "get");
+        return store_failed(s, "get", rc);
     }
     err = rs_record_decode_head(s->raw, s->raw_len, &s->rec);
     if (err) {
@@ -124,6 +129,9 @@ static rs_status_e write_rec(rs_session_t *s, const rs_record_t *next,
     s->fresh = 0;
     switch (rc) {
     case RS_STORE_OK:
+        if (next->lock == RS_LOCK_GONE && s->rec.lock != RS_LOCK_GONE) {
+            rs_metric_inc(RS_M_ABANDONED);
+        }
         rs_slot_touched(s->slot, s->key, apr_time_now());
         if (next->lock != RS_LOCK_HELD) {
             rs_slot_wake(s->slot, s->rec.lock == RS_LOCK_HELD
@@ -134,11 +142,12 @@ static rs_status_e write_rec(rs_session_t *s, const rs_record_t *next,
         s->rec = *next;
         return RS_OK;
     case RS_STORE_EXISTS:
+        rs_metric_inc(RS_M_CAS_CONFLICTS);
         return RS_RETRY;
     case RS_STORE_MISS:
         return RS_NOT_FOUND;
     default:
-        return store_failed(s, "cas");
+        return store_failed(s, "cas", rc);
     }
 }
 
@@ -199,10 +208,12 @@ rs_status_e rs_lock_load_raw(rs_session_t *s, unsigned char **b,
 rs_status_e rs_lock_touch(rs_session_t *s)
 {
     apr_time_t now = apr_time_now();
+    rs_store_rc rc;
     if (rs_slot_touched_within(s->slot, s->key, now, touch_window(s))) {
         return RS_OK;
     }
-    switch (rs_store_touch(s->conn, s->key, ttl_of(&s->rec))) {
+    rc = rs_store_touch(s->conn, s->key, ttl_of(&s->rec));
+    switch (rc) {
     case RS_STORE_OK:
         rs_slot_touched(s->slot, s->key, now);
         return RS_OK;
@@ -210,7 +221,7 @@ rs_status_e rs_lock_touch(rs_session_t *s)
                          * last committed state, and a read may answer it */
         return RS_OK;
     default:
-        return store_failed(s, "touch");
+        return store_failed(s, "touch", rc);
     }
 }
 
@@ -243,6 +254,7 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
     buf = rs_record_pack(s->pool, &rec, state, n, &len);
     switch (*rc = rs_store_add(s->conn, s->key, buf, len, ttl_of(&rec))) {
     case RS_STORE_OK:
+        rs_metric_inc(RS_M_CREATED);
         rs_slot_touched(s->slot, s->key, rec.renewed);
         s->rec = rec;
         s->held = kind != RS_KIND_NONE;
@@ -271,7 +283,7 @@ rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind)
         st = add_new(s, kind, &rc);
     }
     if (st == RS_UNAVAILABLE) {
-        return store_failed(s, "add");
+        return store_failed(s, "add", rc);
     }
     if (st == RS_NO_RANDOM) {
         return RS_UNAVAILABLE;
@@ -350,6 +362,7 @@ static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
     s->held = 1;
     s->renewed = now;
     if (idle >= 0) {
+        rs_metric_inc(RS_M_TAKEOVERS);
         RS_LOGF(s->log, APLOG_WARNING, RSLOG(00025)
                 "session %s: took over a lock unchanged for %" APR_TIME_T_FMT
                 " ms (its holder's lease: %" APR_TIME_T_FMT " s)", s->id,
@@ -360,6 +373,7 @@ static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
 
 static rs_status_e lock_busy(rs_session_t *s)
 {
+    rs_metric_inc(RS_M_LOCK_TIMEOUTS);
     RS_LOGF(s->log, APLOG_WARNING, RSLOG(00026)
             "session %s: lock not obtained within %d s "
             "(RemoteSessionLockTimeout)", s->id, s->conf.lock_timeout);
@@ -368,6 +382,7 @@ static rs_status_e lock_busy(rs_session_t *s)
 
 static rs_status_e too_many_waiters(rs_session_t *s)
 {
+    rs_metric_inc(RS_M_WAITERS_REFUSED);
     RS_LOGF(s->log, APLOG_WARNING, RSLOG(00064)
             "session %s: %d writers wait on it already on this server "
             "(RemoteSessionMaxWaiters)", s->id, s->conf.max_waiters);
@@ -380,7 +395,7 @@ static rs_status_e too_many_waiters(rs_session_t *s)
  * seen at the next read.
  */
 static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
-                                rs_lock_kind_e kind)
+                                rs_lock_kind_e kind, apr_time_t *waited)
 {
     apr_time_t deadline = apr_time_now()
                           + apr_time_from_sec(s->conf.lock_timeout);
@@ -402,6 +417,9 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
         idle = unchanged_for(s, &watch);
         if (idle < 0 || idle >= holder_lease(s)) {
             st = try_take(s, p, kind, now, idle);
+            if (st == RS_OK && *waited && idle < 0) {
+                rs_metric_inc(RS_M_HANDOFFS);
+            }
             if (st != RS_RETRY) {
                 return st;
             }
@@ -414,6 +432,10 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
         /* Conflicts count in a row: a wake-up sends every waiter of the
          * session at the lock at once, and all but one lose. */
         conflicts = 0;
+        if (!*waited) {
+            *waited = now;
+            rs_metric_inc(RS_M_WAITING_WRITERS);
+        }
         rs_slot_wait(s->slot, seen, delay < deadline - now ? delay
                                                            : deadline - now);
         delay = delay * 2 < RS_WAIT_MAX ? delay * 2 : RS_WAIT_MAX;
@@ -425,6 +447,7 @@ rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
 {
     rs_status_e st;
     apr_pool_t *p;
+    apr_time_t waited = 0;      /* when it first found the lock held */
 
     if (!new_owner(s)) {
         return RS_UNAVAILABLE;
@@ -433,8 +456,12 @@ rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind)
         return too_many_waiters(s);
     }
     apr_pool_create(&p, s->pool);
-    st = acquire_loop(s, p, kind);
+    st = acquire_loop(s, p, kind, &waited);
     rs_slot_leave(s->slot);
+    if (waited) {
+        rs_metric_add(RS_M_WAITING_WRITERS, -1);
+        rs_metric_wait(apr_time_now() - waited);
+    }
     return st;
 }
 

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "status.h"
 #include "workers.h"
+#include "metrics.h"
 #include "json.h"
 #include "update.h"
 #include "keys.h"
@@ -165,6 +166,8 @@ int rs_require_fixups(request_rec *r)
         }
         return DECLINED;
     }
+    rs_metric_inc(mode == RS_REQUIRE_ON ? RS_M_REQUIRE_ON
+                                        : RS_M_REQUIRE_READONLY);
     q = apr_pcalloc(r->pool, sizeof(*q));
     q->pool = r->pool;
     q->mode = mode;

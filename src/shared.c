@@ -8,6 +8,7 @@
 #include "shared.h"
 #include <apr_atomic.h>
 #include <apr_shm.h>
+#include "metrics.h"
 #ifdef __linux__
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -45,14 +46,21 @@ static apr_uint32_t hash_of(const char *key)
     return h;
 }
 
+/* The counters (metrics.h) first, then the slots, each 64-byte aligned. */
+static apr_size_t counters_size(void)
+{
+    return APR_ALIGN(rs_metrics_size(), 64);
+}
+
 static segment *make_segment(apr_pool_t *p, int n, apr_status_t *rv)
 {
     segment *seg = apr_pcalloc(p, sizeof(*seg));
-    *rv = apr_shm_create(&seg->shm, (apr_size_t)n * sizeof(rs_slot), NULL, p);
+    apr_size_t size = counters_size() + (apr_size_t)n * sizeof(rs_slot);
+    *rv = apr_shm_create(&seg->shm, size, NULL, p);
     if (*rv != APR_SUCCESS) {
         return NULL;
     }
-    memset(apr_shm_baseaddr_get(seg->shm), 0, (apr_size_t)n * sizeof(rs_slot));
+    memset(apr_shm_baseaddr_get(seg->shm), 0, size);
     seg->nslots = n;
     apr_pool_userdata_set(seg, USERDATA, NULL, p);
     return seg;
@@ -60,8 +68,9 @@ static segment *make_segment(apr_pool_t *p, int n, apr_status_t *rv)
 
 /*
  * The segment lives in the process pool, so that a graceful restart keeps
- * it: children of the old and the new generation then wake each other.
- * A new size makes a new segment (the old one stays until httpd exits).
+ * it: children of the old and the new generation then wake each other,
+ * and the counters go on. A new size makes a new segment, counters from
+ * zero (the old one stays until httpd exits).
  */
 apr_status_t rs_shared_create(apr_pool_t *p, int n)
 {
@@ -72,7 +81,9 @@ apr_status_t rs_shared_create(apr_pool_t *p, int n)
     if (!seg || seg->nslots != n) {
         seg = make_segment(p, n, &rv);
     }
-    slots = seg ? apr_shm_baseaddr_get(seg->shm) : NULL;
+    rs_metrics_attach(seg ? apr_shm_baseaddr_get(seg->shm) : NULL);
+    slots = seg ? (rs_slot *)((char *)apr_shm_baseaddr_get(seg->shm)
+                              + counters_size()) : NULL;
     nslots = seg ? (apr_uint32_t)n : 0;
     return rv;
 }

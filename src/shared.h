@@ -5,7 +5,8 @@
  * through which a commit or a release wakes the writers and held GETs
  * waiting on that session in any child at once, writers waiting on one
  * session are counted, and a read knows whether its server touched the
- * item lately. memcached stays the truth: every wait is bounded and ends
+ * item lately; and the server-wide counters (metrics.h) come first in
+ * it. memcached stays the truth: every wait is bounded and ends
  * in a read of the store, so a missed or spurious wake-up costs time,
  * never correctness. Without a segment (the C unit tests, or creation
  * failed) every function still works: waits become plain sleeps.
