@@ -8,7 +8,7 @@ PERL       ?= perl
 FUZZ_SECS  ?= 30
 UNIT_TESTS  = $(patsubst t/unit/%.c,t/unit/%,$(wildcard t/unit/test_*.c))
 
-.PHONY: all deps test unit suite install run fuzz test-asan bench clean
+.PHONY: all deps test unit suite install test-install run fuzz test-asan bench clean
 
 all: deps mod_remote_session.so
 
@@ -35,6 +35,10 @@ test: deps
 
 install: all
 	sh scripts/install.sh "$(APXS)"
+
+# make install + a2enmod + configtest on a scratch copy of /etc/apache2
+test-install: all
+	sh scripts/test-install.sh
 
 run: all
 	sh scripts/run.sh

@@ -268,14 +268,15 @@ sub _http_answers {
     return defined $line && $line =~ m{^HTTP/};
 }
 
-# start_backend($port) -> pid of t/bin/req_backend.pl (a proxied backend
-# that answers with the X-Remote-Session* request headers it got) on
-# 127.0.0.1:$port, once it listens (it says READY on a pipe); undef when
-# it does not start within 10 s. Stop it by its pid.
+# start_backend($port, @command) -> pid of a proxied backend on
+# 127.0.0.1:$port, once it listens (it prints "READY $port" on stdout);
+# undef when it does not start within 10 s. Stop it by its pid. @command
+# (default: perl t/bin/req_backend.pl, which answers with the
+# X-Remote-Session* request headers it got) gets the port as last argument.
 sub start_backend {
-    my $port = shift;
-    my $script = File::Spec->catfile(RS::Memcached::t_dir(), 'bin',
-                                     'req_backend.pl');
+    my ($port, @cmd) = @_;
+    @cmd = ($^X, File::Spec->catfile(RS::Memcached::t_dir(), 'bin',
+                                     'req_backend.pl')) unless @cmd;
     pipe(my $rd, my $wr) or die "pipe: $!";
     my $pid = fork;
     die "fork: $!" unless defined $pid;
@@ -283,7 +284,7 @@ sub start_backend {
         close $rd;
         open STDOUT, '>&', $wr or POSIX::_exit(126);
         open STDIN, '<', '/dev/null';
-        { no warnings 'exec'; exec $^X, $script, $port; }
+        { no warnings 'exec'; exec @cmd, $port; }
         POSIX::_exit(127);
     }
     close $wr;
