@@ -18,6 +18,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_core.h>
+#include <ap_mpm.h>
 #include <util_filter.h>
 
 APLOG_USE_MODULE(remote_session);
@@ -248,6 +249,28 @@ static rs_status_e poll_again(const rs_session_t *s, rs_status_e st,
            ? RS_OK : st;
 }
 
+/* This child is ending (a graceful restart or stop): a held GET would
+ * keep it, and its worker, until its PUT came. */
+static int child_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+    ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+    return state == AP_MPMQ_STOPPING;
+}
+
+/*
+ * Ends the hold, leaving the lock held for the PUT, which commits it
+ * through a child of the new generation (or the lock goes stale after its
+ * lease, as a vanished holder's does).
+ */
+static void leave_for_put(request_rec *r, rs_session_t *s)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00066)
+                  "session %s: httpd is stopping this child; GET ended, "
+                  "its lock left for its PUT", s->id);
+    s->held = 0;
+}
+
 /* Heartbeats until a PUT commits, the client goes, or the hold ends. */
 static void hold_until_commit(request_rec *r, rs_session_t *s)
 {
@@ -265,6 +288,10 @@ static void hold_until_commit(request_rec *r, rs_session_t *s)
                           "session %s: client went away; lock released",
                           s->id);
             break;
+        }
+        if (child_stopping()) {
+            leave_for_put(r, s);
+            return;
         }
         if (apr_time_now() < next_poll) {
             continue;
