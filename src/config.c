@@ -27,6 +27,7 @@ void *rs_create_server_conf(apr_pool_t *p, server_rec *s)
     c->hold_timeout = RS_UNSET;
     c->max_waiters = RS_UNSET;
     c->require_hold = RS_UNSET;
+    c->env_max = RS_UNSET;
     c->shared_slots = RS_UNSET;
     return c;
 }
@@ -54,6 +55,7 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     MERGE_INT(hold_timeout);
     MERGE_INT(max_waiters);
     MERGE_INT(require_hold);
+    MERGE_INT(env_max);
     MERGE_INT(shared_slots);
     m->keys = rs_keys_merge(p, base->keys, over->keys);
     return m;
@@ -133,6 +135,11 @@ int rs_require_hold(const rs_server_conf *c)
     return OR_DEFAULT(c->require_hold, RS_DEFAULT_REQUIRE_HOLD);
 }
 
+apr_size_t rs_env_max(const rs_server_conf *c)
+{
+    return (apr_size_t)OR_DEFAULT(c->env_max, RS_DEFAULT_ENV_MAX);
+}
+
 int rs_shared_slots(const rs_server_conf *c)
 {
     return OR_DEFAULT(c->shared_slots, RS_DEFAULT_SLOTS);
@@ -197,6 +204,12 @@ static const char *set_server_int(cmd_parms *cmd, void *dummy,
         *(int *)((char *)rs_sconf(cmd->server) + f->offset) = (int)v;
     }
     return err;
+}
+
+/* Linux takes an environment string of at most 128 KiB. */
+static const char *set_env_max(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    return set_int(cmd, arg, 0, 131072, &rs_sconf(cmd->server)->env_max);
 }
 
 /* One segment for the whole server: only the main server's setting. */
@@ -378,6 +391,10 @@ const command_rec rs_directives[] = {
         (void *)&f_require_hold, RSRC_CONF,
         "seconds a SessionRequire On request may hold the session's lock; "
         "then it is freed and the request's update refused (default 10)"),
+    AP_INIT_TAKE1("RemoteSessionEnvMax", set_env_max, NULL, RSRC_CONF,
+        "largest session JSON passed in REMOTE_SESSION and X-Remote-Session, "
+        "bytes; a larger one goes to the file REMOTE_SESSION_FILE names "
+        "(default 65536)"),
     AP_INIT_TAKE1("RemoteSessionKeyPrefix", set_key_prefix, NULL, RSRC_CONF,
         "prefix of the session's memcached key (default " RS_KEY_PREFIX
         "): apps sharing a memcached but not their sessions use different "

@@ -26,6 +26,7 @@
 #define RS_DEFAULT_HOLD_TIMEOUT 300         /* seconds */
 #define RS_DEFAULT_MAX_WAITERS  32          /* writers per session */
 #define RS_DEFAULT_REQUIRE_HOLD 10          /* seconds */
+#define RS_DEFAULT_ENV_MAX      65536       /* bytes of REMOTE_SESSION */
 
 typedef enum {
     RS_REQUIRE_UNSET = RS_UNSET, RS_REQUIRE_OFF = 0, RS_REQUIRE_ON,
@@ -50,6 +51,7 @@ typedef struct {
     int hold_timeout;
     int max_waiters;
     int require_hold;
+    long env_max;
     int shared_slots;           /* main server only */
     const char *key_prefix;
     apr_hash_t *keys;           /* name -> rs_key_t */
@@ -85,6 +87,7 @@ int rs_worker_reserve(const rs_server_conf *c);
 int rs_hold_timeout(const rs_server_conf *c);
 int rs_max_waiters(const rs_server_conf *c);
 int rs_require_hold(const rs_server_conf *c);
+apr_size_t rs_env_max(const rs_server_conf *c);
 int rs_shared_slots(const rs_server_conf *c);
 const char *rs_key_prefix(const rs_server_conf *c);
 

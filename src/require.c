@@ -35,6 +35,7 @@ typedef struct {
     int failed;             /* the response was replaced by an error */
     rs_state_t *pending;    /* changes made through the API, or NULL */
     const char *json;       /* REMOTE_SESSION, built once */
+    const char *file;       /* the JSON spooled, when too large for it */
 } rs_req_t;
 
 static const char ctx_key[] = "remote_session.require";
@@ -53,7 +54,8 @@ static rs_req_t *ctx_of(request_rec *r)
 static int is_session_header(const char *name)
 {
     static const char *const ours[] = {
-        "x-remote-session-id", "x-remote-session", "x-remote-session-new"
+        "x-remote-session-id", "x-remote-session", "x-remote-session-new",
+        "x-remote-session-size"
     };
     unsigned i;
     for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
@@ -93,21 +95,70 @@ static const rs_state_t *current(const rs_req_t *q)
     return q->pending ? q->pending : q->s->state;
 }
 
+/*
+ * A session too large for one environment variable (Linux refuses an
+ * execve with a string over 128 KiB: every CGI page would fail) goes to a
+ * file of its own, removed when the request ends; the backend finds its
+ * name in REMOTE_SESSION_FILE. NULL, logged, when it cannot be written.
+ */
+static const char *spool(request_rec *r, rs_req_t *q, apr_size_t len)
+{
+    const char *dir = NULL;
+    char *path;
+    apr_file_t *f;
+    apr_size_t n = len;
+    apr_status_t rv = apr_temp_dir_get(&dir, q->pool);
+
+    if (rv == APR_SUCCESS) {
+        path = apr_pstrcat(q->pool, dir, "/remote-session-XXXXXX", NULL);
+        rv = apr_file_mktemp(&f, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE
+                             | APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE, q->pool);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_write_full(f, q->json, len, &n);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_flush(f);
+    }
+    ap_log_rerror(APLOG_MARK, rv == APR_SUCCESS ? APLOG_INFO : APLOG_ERR, rv,
+                  r, RSLOG(00042) "session %s: %" APR_SIZE_T_FMT " bytes of "
+                  "JSON exceed RemoteSessionEnvMax: %s", q->s->id, len,
+                  rv == APR_SUCCESS ? "REMOTE_SESSION_FILE, no REMOTE_SESSION "
+                  "or X-Remote-Session" : "not written to a file either");
+    /* open until the request pool goes, then deleted (DELONCLOSE) */
+    return rv == APR_SUCCESS ? path : NULL;
+}
+
 static void expose(request_rec *r, rs_req_t *q)
 {
     const char *is_new = q->is_new ? "1" : "0";
+    apr_size_t len;
     if (!q->json) {
         q->json = rs_json_session_object(q->pool, current(q));
     }
+    len = strlen(q->json);
+    if (len > rs_env_max(rs_sconf(r->server)) && !q->file) {
+        q->file = spool(r, q, len);
+    }
     apr_table_setn(r->subprocess_env, "REMOTE_SESSION_ID", q->s->id);
-    apr_table_setn(r->subprocess_env, "REMOTE_SESSION", q->json);
+    apr_table_setn(r->subprocess_env, "REMOTE_SESSION_SIZE",
+                   apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, len));
     apr_table_setn(r->subprocess_env, "REMOTE_SESSION_NEW", is_new);
     apr_table_setn(r->subprocess_env, "REMOTE_SESSION_READONLY",
                    q->mode == RS_REQUIRE_READONLY ? "1" : "0");
     apr_table_setn(r->headers_in, "X-Remote-Session-Id", q->s->id);
+    apr_table_setn(r->headers_in, "X-Remote-Session-New", is_new);
+    apr_table_setn(r->headers_in, "X-Remote-Session-Size",
+                   apr_table_get(r->subprocess_env, "REMOTE_SESSION_SIZE"));
+    if (len > rs_env_max(rs_sconf(r->server))) {
+        if (q->file) {
+            apr_table_setn(r->subprocess_env, "REMOTE_SESSION_FILE", q->file);
+        }
+        return;
+    }
+    apr_table_setn(r->subprocess_env, "REMOTE_SESSION", q->json);
     apr_table_setn(r->headers_in, "X-Remote-Session",
                    rs_json_one_line(r->pool, q->json));
-    apr_table_setn(r->headers_in, "X-Remote-Session-New", is_new);
 }
 
 static int load(request_rec *r, rs_req_t *q)

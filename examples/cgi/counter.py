@@ -1,9 +1,14 @@
 #!/usr/bin/python3
 # A CGI under "SessionRequire On": reads the shared session from the
-# environment and sends an update back in a response header.
+# environment (from a file when it is larger than RemoteSessionEnvMax) and
+# sends an update back in a response header.
 import json, os
 
-session = json.loads(os.environ.get("REMOTE_SESSION", "{}"))
+if "REMOTE_SESSION_FILE" in os.environ:
+    with open(os.environ["REMOTE_SESSION_FILE"]) as f:
+        session = json.load(f)
+else:
+    session = json.loads(os.environ.get("REMOTE_SESSION", "{}"))
 visits = session.get("visits", 0) + 1
 
 print("Content-Type: text/plain; charset=utf-8")

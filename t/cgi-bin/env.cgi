@@ -26,6 +26,12 @@ for my $pair (split /[&;]/, $ENV{QUERY_STRING} // '') {
 
 my %out = map { $_ => $ENV{$_} }
           grep { /^(?:REMOTE_SESSION|HTTP_X_REMOTE_SESSION)/ } keys %ENV;
+# a session too large for the environment comes in a file (t/65)
+if (defined $ENV{REMOTE_SESSION_FILE}
+    && open my $fh, '<', $ENV{REMOTE_SESSION_FILE}) {
+    local $/;
+    $out{REMOTE_SESSION_FILE_CONTENT} = <$fh>;
+}
 
 # a request body is read to its end (t/57 sends one), so that httpd does
 # not find the script gone while it still writes the body to it
