@@ -230,7 +230,7 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
 {
     rs_record_t rec = { kind ? RS_LOCK_HELD : RS_LOCK_FREE, kind, { 0 },
                         apr_time_now(), (apr_uint32_t)s->conf.timeout,
-                        (apr_uint32_t)s->conf.lease, RS_RECORD_HEAD };
+                        (apr_uint32_t)s->conf.lease, 0, RS_RECORD_HEAD };
     const unsigned char *state;
     apr_size_t n, len;
     const char *buf, *id = rs_sid_generate(s->pool);
@@ -355,6 +355,9 @@ static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
     next.kind = kind;
     next.renewed = now;
     next.lease = (apr_uint32_t)s->conf.lease;
+    next.flags = s->rec.flags & RS_REC_UNCOMMITTED_END
+                 || (idle >= 0 && s->rec.kind == RS_KIND_ENDPOINT)
+                 ? RS_REC_AFTER_UNCOMMITTED : 0;
     memcpy(next.owner, s->owner, RS_OWNER_LEN);
     if ((st = write_rec(s, &next, b, n, ttl_of(&next))) != RS_OK) {
         return st;
@@ -630,7 +633,7 @@ static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
  */
 static rs_status_e write_state(rs_session_t *s, const rs_state_t *st,
                                rs_status_e (*check)(rs_session_t *),
-                               int keep_owner)
+                               int keep_owner, unsigned *was)
 {
     int i;
     for (i = 0; i < RS_CAS_TRIES; i++) {
@@ -641,6 +644,8 @@ static rs_status_e write_state(rs_session_t *s, const rs_state_t *st,
         rs_status_e rc = check(s);
         if (rc == RS_OK) {
             next = s->rec;
+            *was = s->rec.flags;
+            next.flags = 0;
             rc = commit_record(s, st, &next, &b, &n, &ttl);
         }
         if (rc != RS_OK) {
@@ -673,7 +678,8 @@ static rs_status_e holder_check(rs_session_t *s)
 
 rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st)
 {
-    rs_status_e rc = write_state(s, st, holder_check, 0);
+    unsigned was;
+    rs_status_e rc = write_state(s, st, holder_check, 0, &was);
     /* Too large: refused before writing, the lock is ours to release.
      * Otherwise it is given up (a failed store is logged once, and the
      * lease frees what is left). */
@@ -699,6 +705,9 @@ rs_status_e rs_lock_release(rs_session_t *s)
         next = s->rec;
         next.lock = RS_LOCK_FREE;
         next.kind = RS_KIND_NONE;
+        /* a held GET ending without a commit: its PUT may still come */
+        next.flags = s->rec.kind == RS_KIND_ENDPOINT ? RS_REC_UNCOMMITTED_END
+                                                     : 0;
         memset(next.owner, 0, RS_OWNER_LEN);
         b = raw_state(s, &n);
         st = write_rec(s, &next, b, n, ttl_of(&next));
@@ -744,7 +753,16 @@ static rs_status_e put_check(rs_session_t *s)
  */
 rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st)
 {
-    return write_state(s, st, put_check, 1);
+    unsigned was = 0;
+    rs_status_e rc = write_state(s, st, put_check, 1, &was);
+    if (rc == RS_OK && (was & RS_REC_AFTER_UNCOMMITTED)) {
+        /* The protocol gives a PUT nothing that names its GET. */
+        RS_LOGF(s->log, APLOG_WARNING, RSLOG(00065)
+                "session %s: PUT committed into a lock taken after an "
+                "earlier writeable GET ended without a commit; if this PUT "
+                "was that GET's, it replaced the later one's work", s->id);
+    }
+    return rc;
 }
 
 /*

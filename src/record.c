@@ -43,6 +43,7 @@ const char *rs_record_decode_head(const char *buf, apr_size_t len,
     rec->renewed = (apr_time_t)get_be(b + 21, 8);
     rec->timeout = (apr_uint32_t)get_be(b + 29, 4);
     rec->lease = b[2] == 2 ? (apr_uint32_t)get_be(b + 33, 2) : 0;
+    rec->flags = b[2] == 2 ? b[35] : 0;
     rec->head = b[2] == 2 ? RS_RECORD_HEAD : RS_RECORD_HEAD_V1;
     return NULL;
 }
@@ -61,6 +62,7 @@ char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
     put_be(b + 21, 8, (apr_uint64_t)rec->renewed);
     put_be(b + 29, 4, rec->timeout);
     put_be(b + 33, 2, rec->lease > 0xFFFF ? 0xFFFF : rec->lease);
+    b[35] = (unsigned char)rec->flags;
     memcpy(b + RS_RECORD_HEAD, state, state_len);
     *len = RS_RECORD_HEAD + state_len;
     return (char *)b;

@@ -17,7 +17,8 @@
  *                       changes can renew the expiry without decoding it)
  *  33  lease            seconds, big-endian: the holder's
  *                       RemoteSessionLockLease, by which waiters judge it
- *  35  state            codec version 1 (docs/PROTOCOL.md)
+ *  35  flags            RS_REC_* below
+ *  36  state            codec version 1 (docs/PROTOCOL.md)
  */
 #ifndef RS_RECORD_H
 #define RS_RECORD_H
@@ -27,7 +28,7 @@
 #include "codec.h"
 
 #define RS_OWNER_LEN   16
-#define RS_RECORD_HEAD    35   /* format 2, the one written */
+#define RS_RECORD_HEAD    36   /* format 2, the one written */
 #define RS_RECORD_HEAD_V1 33
 
 typedef enum {
@@ -38,6 +39,13 @@ typedef enum {
     RS_KIND_NONE = 0, RS_KIND_ENDPOINT, RS_KIND_EXCLUSIVE
 } rs_lock_kind_e;
 
+/* A writeable GET's hold ended without a commit (its client went, or its
+ * hold timed out): a late PUT of that client may still come. */
+#define RS_REC_UNCOMMITTED_END 0x01
+/* This lock was taken after such an end (or taken over from a holder
+ * that ended so): a PUT that commits it may be that late one. */
+#define RS_REC_AFTER_UNCOMMITTED 0x02
+
 typedef struct {
     rs_lock_state_e lock;
     rs_lock_kind_e kind;
@@ -45,6 +53,7 @@ typedef struct {
     apr_time_t renewed;
     apr_uint32_t timeout;
     apr_uint32_t lease;         /* seconds; 0: unknown (format 1) */
+    unsigned flags;             /* RS_REC_* */
     apr_size_t head;            /* header bytes of the record as read */
 } rs_record_t;
 

@@ -23,7 +23,7 @@ use RS::Test qw(:all);
 # writer whose client left is still in the server meanwhile)
 need_workers(3);
 
-plan tests => 44;
+plan tests => 49;
 
 
 # How long the suite waits for something the server does at once: well
@@ -228,4 +228,28 @@ $g->close;
     ok(defined $ttl && $ttl <= 30,
        '... and the next read, right after, leaves it (ttl '
        . ($ttl // 'absent') . ')');
+}
+
+# --- a PUT into a lock taken after a hold ended without a commit (issue 11,
+# item 4): the protocol gives a PUT nothing that names its GET, so the
+# commit is taken, and logged as possibly the vanished GET's late PUT ---
+{
+    my $id = new_session(items => { x => '1' });
+    my $a = hold_get($id);
+    ok($a->{state}, 'writer A holds the lock');
+    $a->close;
+    my ($rec) = wait_record($id, sub { $_[0]{lock} == LOCK_FREE }, 5);
+    is($rec && $rec->{flags}, 1, "A vanished: the record notes an uncommitted end");
+    my $b = hold_get($id);
+    my $log0 = error_log_since();
+    my $put = put_state($id, { %{ $b->{state} }, items => { x => '2' } });
+    is($put->code, 200, 'the next PUT commits');
+    ok(logged($log0, $id, 'RS00065') == 1,
+       '... warned once: it may be A\'s PUT, late (RS00065)');
+    $b->finish(5);
+    my $c = hold_get($id);
+    my $log1 = error_log_since();
+    put_state($id, { %{ $c->{state} }, items => { x => '3' } });
+    $c->finish(5);
+    ok(!logged($log1, $id, 'RS00065'), 'an ordinary cycle after it: no warning');
 }

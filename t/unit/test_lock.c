@@ -69,7 +69,7 @@ static apr_uint32_t plant_lease;
 static void plant(const char *id, rs_lock_state_e lock, rs_lock_kind_e kind,
                   const char *owner, apr_time_t renewed, const char *x)
 {
-    rs_record_t rec = { lock, kind, { 0 }, renewed, 20, plant_lease,
+    rs_record_t rec = { lock, kind, { 0 }, renewed, 20, plant_lease, 0,
                         RS_RECORD_HEAD };
     rs_state_t *st = rs_state_make(pool, id, 20);
     apr_size_t n, len;
@@ -628,6 +628,32 @@ static void test_lease_thread(void)
           "... lost when the item is gone");
 }
 
+/* A PUT after a hold that ended without a commit (issue 11, item 4). */
+static void test_late_put(void)
+{
+    rs_session_t *g;
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
+    g = open_s(ID_A);
+    rs_lock_acquire(g, RS_KIND_ENDPOINT);
+    CHECK(rs_lock_release(g) == RS_OK
+          && rec_of(ID_A).flags == RS_REC_UNCOMMITTED_END,
+          "a held GET released without a commit: marked in the record");
+    g = open_s(ID_A);
+    rs_lock_acquire(g, RS_KIND_ENDPOINT);
+    CHECK(rec_of(ID_A).flags == RS_REC_AFTER_UNCOMMITTED,
+          "the next GET's lock: taken after an uncommitted end");
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "2")) == RS_OK
+          && logged("RS00065") && rec_of(ID_A).flags == 0,
+          "a PUT committing it: warned (it may be the earlier GET's, late)");
+    logbuf[0] = '\0';
+    g = open_s(ID_A);
+    rs_lock_acquire(g, RS_KIND_ENDPOINT);
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "3")) == RS_OK
+          && !logged("RS00065"), "an ordinary cycle after it: no warning");
+}
+
 /* RemoteSessionKeyPrefix: apps on one memcached do not see each other. */
 static void test_prefix(void)
 {
@@ -723,6 +749,7 @@ int main(void)
     test_put();
     test_lease_thread();
     test_prefix();
+    test_late_put();
     test_shared();
 
     apr_pool_destroy(pool);

@@ -38,7 +38,7 @@ use constant ID_RE => qr/\A[a-z0-5]{24}\z/;
 use constant { LOCK_FREE => 0, LOCK_HELD => 1, LOCK_COMMITTED => 2,
                LOCK_GONE => 3 };
 use constant { KIND_NONE => 0, KIND_ENDPOINT => 1, KIND_EXCLUSIVE => 2 };
-use constant RECORD_HEAD => 35;       # format 2; format 1: 33
+use constant RECORD_HEAD => 36;       # format 2; format 1: 33
 
 # ---------------------------------------------------------------------------
 # the state
@@ -241,7 +241,7 @@ sub random_owner { return _random_bytes(16) }
 
 # pack_record(lock => , kind => , owner => 16 bytes, renewed => usec,
 #             timeout => minutes, lease => the holder's, seconds (default
-#             2, the suite's), state => bytes | hash ref,
+#             2, the suite's), flags => (default 0), state => bytes | hash ref,
 #             magic => 3 bytes (default "RS\x02"; "RS\x01": format 1, no
 #             lease)) -> bytes
 sub pack_record {
@@ -255,12 +255,12 @@ sub pack_record {
         . chr($r{lock} // 0) . chr($r{kind} // 0) . $owner
         . pack('Q>', $r{renewed} // now_usec())
         . pack('N', $r{timeout} // 20)
-        . ($magic eq "RS\x01" ? '' : pack('n', $r{lease} // 2))
+        . ($magic eq "RS\x01" ? '' : pack('nC', $r{lease} // 2, $r{flags} // 0))
         . $state;
 }
 
 # unpack_record($bytes) -> { magic, version, lock, kind, owner (16 bytes),
-# renewed (usec), timeout, lease (format 2), state_bytes, state (decoded,
+# renewed (usec), timeout, lease and flags (format 2), state_bytes, state (decoded,
 # or undef when it does not decode), state_error }, or undef when shorter
 # than the header.
 sub unpack_record {
@@ -271,7 +271,7 @@ sub unpack_record {
     $r{version} = ord substr($b, 2, 1);
     my $head = $r{version} == 1 ? 33 : RECORD_HEAD;
     return if length $b < $head;
-    $r{lease} = unpack 'n', substr($b, 33, 2) if $head == RECORD_HEAD;
+    @r{qw(lease flags)} = unpack 'nC', substr($b, 33, 3) if $head == RECORD_HEAD;
     $r{lock} = ord substr($b, 3, 1);
     $r{kind} = ord substr($b, 4, 1);
     $r{owner} = substr($b, 5, 16);
