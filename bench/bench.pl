@@ -3,7 +3,8 @@
 # figures of issue 15, each measured side by side with a baseline taken in
 # the same run, printed as one table. Starts its own memcached and httpds
 # on free loopback ports under /tmp/rs-bench-<pid> and stops them (by pid)
-# when done. BENCH_QUICK=1: fewer iterations (a smoke run of ~20 s).
+# when done. BENCH_QUICK=1: fewer iterations (a smoke run of ~20 s);
+# BENCH_ONLY=<regex>: only the figures whose title matches.
 #
 # Exits non-zero only when a figure could not be measured (it is printed
 # as "not measured (why)", after all the others).
@@ -62,8 +63,11 @@ sub row { push @rows, [@_] }
 
 # figure($title, sub { ... }): runs one figure's measurement; when it dies,
 # its row says "not measured (why)" and the run will exit non-zero.
+# figure($title, sub): measures one figure. BENCH_ONLY=<regex> skips the
+# figures whose title does not match (setup always runs): for profiling one.
 sub figure {
     my ($title, $code) = @_;
+    return 1 if $ENV{BENCH_ONLY} && $title !~ /setup|$ENV{BENCH_ONLY}/i;
     note($title);
     return 1 if eval { $code->(); 1 };
     (my $why = $@ || 'unknown error') =~ s/\s+\z//;
