@@ -20,6 +20,7 @@
 #include "startup.h"
 #include "shared.h"
 #include "metrics_page.h"
+#include "metrics.h"
 #include "mod_status.h"
 
 /* check_config runs for "httpd -t" too, and before httpd detaches. */
@@ -57,6 +58,8 @@ static void rs_child_init(apr_pool_t *pchild, server_rec *main)
 {
     server_rec *s;
     int stores = 0;
+    rs_shared_child_init(pchild);
+    rs_metrics_child_init(pchild);
     for (s = main; s; s = s->next) {
         rs_server_conf *c = rs_sconf(s);
         const char *err = NULL;

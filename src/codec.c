@@ -17,6 +17,7 @@ typedef struct {
     int scan;               /* check only: copy and keep nothing */
     apr_size_t empty;       /* zero-length values seen */
     apr_size_t unknown;     /* unknown keys seen */
+    apr_size_t flags_at;    /* where the flags begin, once read */
 } reader_t;
 
 static apr_size_t remaining(const reader_t *rd)
@@ -183,8 +184,11 @@ static int read_state(reader_t *rd, rs_state_t *st)
         return fail(rd, apr_psprintf(rd->pool, "unsupported version %u "
                                      "(expected 1)", version));
     }
-    return read_bytes(rd, &st->id, &st->id_len, "session ID", 1)
-        && read_bool(rd, &st->is_new, "IsNewSession")
+    if (!read_bytes(rd, &st->id, &st->id_len, "session ID", 1)) {
+        return 0;
+    }
+    rd->flags_at = (apr_size_t)(rd->p - rd->start);
+    return read_bool(rd, &st->is_new, "IsNewSession")
         && read_bool(rd, &st->is_abandoned, "IsAbandoned")
         && read_bool(rd, &st->is_readonly, "IsReadOnly")
         && read_7bit(rd, &st->timeout, "Timeout")
@@ -229,7 +233,7 @@ static apr_size_t len_7bit(apr_uint32_t v)
 const char *rs_state_scan(apr_pool_t *p, const unsigned char *buf,
                           apr_size_t len, rs_scan_t *out)
 {
-    reader_t rd = { buf, buf + len, buf, len, p, NULL, 1, 0, 0 };
+    reader_t rd = { buf, buf + len, buf, len, p, NULL, 1, 0, 0, 0 };
     rs_state_t st;
 
     if (!read_state(&rd, &st)) {
@@ -240,8 +244,7 @@ const char *rs_state_scan(apr_pool_t *p, const unsigned char *buf,
                                remaining(&rd)));
         return rd.err;
     }
-    /* version byte, the ID's length, the ID */
-    out->flags_at = 1 + len_7bit((apr_uint32_t)st.id_len) + st.id_len;
+    out->flags_at = rd.flags_at;
     out->empty_values = rd.empty;
     out->unknown = rd.unknown;
     return NULL;

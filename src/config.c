@@ -46,6 +46,7 @@ void *rs_merge_server_conf(apr_pool_t *p, void *basev, void *overv)
     MERGE_PTR(api_key_header);
     MERGE_PTR(cookie_name);
     MERGE_PTR(key_prefix);
+    MERGE_PTR(spool_dir);
     MERGE_INT(cookie_secure);
     MERGE_INT(timeout);
     MERGE_INT(lock_timeout);
@@ -204,6 +205,22 @@ static const char *set_server_int(cmd_parms *cmd, void *dummy,
         *(int *)((char *)rs_sconf(cmd->server) + f->offset) = (int)v;
     }
     return err;
+}
+
+/* A directory both httpd and the backends see (php-fpm runs with a /tmp
+ * of its own under systemd's PrivateTmp). */
+static const char *set_spool_dir(cmd_parms *cmd, void *dummy,
+                                 const char *arg)
+{
+    apr_finfo_t fi;
+    const char *dir = ap_server_root_relative(cmd->pool, arg);
+    if (!dir || apr_stat(&fi, dir, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_DIR) {
+        return apr_psprintf(cmd->pool, "RemoteSessionSpoolDir: '%s' is not "
+                            "a directory", arg);
+    }
+    rs_sconf(cmd->server)->spool_dir = dir;
+    return NULL;
 }
 
 /* Linux takes an environment string of at most 128 KiB. */
@@ -395,6 +412,9 @@ const command_rec rs_directives[] = {
         "largest session JSON passed in REMOTE_SESSION and X-Remote-Session, "
         "bytes; a larger one goes to the file REMOTE_SESSION_FILE names "
         "(default 65536)"),
+    AP_INIT_TAKE1("RemoteSessionSpoolDir", set_spool_dir, NULL, RSRC_CONF,
+        "where a session over RemoteSessionEnvMax is written for the "
+        "backend (default: the system's temporary directory)"),
     AP_INIT_TAKE1("RemoteSessionKeyPrefix", set_key_prefix, NULL, RSRC_CONF,
         "prefix of the session's memcached key (default " RS_KEY_PREFIX
         "): apps sharing a memcached but not their sessions use different "

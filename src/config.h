@@ -52,6 +52,7 @@ typedef struct {
     int max_waiters;
     int require_hold;
     long env_max;
+    const char *spool_dir;      /* NULL: the system's temporary directory */
     int shared_slots;           /* main server only */
     const char *key_prefix;
     apr_hash_t *keys;           /* name -> rs_key_t */

@@ -19,6 +19,7 @@
 #include <http_request.h>
 #include <http_core.h>
 #include <ap_mpm.h>
+#include <scoreboard.h>
 #include <util_filter.h>
 
 APLOG_USE_MODULE(remote_session);
@@ -249,13 +250,21 @@ static rs_status_e poll_again(const rs_session_t *s, rs_status_e st,
            ? RS_OK : st;
 }
 
-/* This child is ending (a graceful restart or stop): a held GET would
- * keep it, and its worker, until its PUT came. */
+/*
+ * This child is ending because httpd restarted (gracefully): a held GET
+ * would keep it, and its worker, until its PUT came. Not when a child
+ * retires for idle maintenance or MaxConnectionsPerChild: those wait for
+ * their requests, and a hold left unrenewed there could be taken over.
+ */
 static int child_stopping(void)
 {
-    int state = AP_MPMQ_RUNNING;
+    int state = AP_MPMQ_RUNNING, mine = 0;
     ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
-    return state == AP_MPMQ_STOPPING;
+    if (state != AP_MPMQ_STOPPING || !ap_scoreboard_image) {
+        return 0;
+    }
+    ap_mpm_query(AP_MPMQ_GENERATION, &mine);
+    return mine != ap_scoreboard_image->global->running_generation;
 }
 
 /*
@@ -367,6 +376,10 @@ static apr_status_t read_body(request_rec *r, rs_session_t *s,
         }
         if (rv != APR_SUCCESS) {
             return rv;
+        }
+        /* a body trickled in steadily must keep the lock too */
+        if (s && (*lock = rs_lock_renew(s)) != RS_OK) {
+            return APR_TIMEUP;
         }
         eos = APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb));
         apr_brigade_length(bb, 1, &got);

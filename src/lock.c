@@ -326,8 +326,11 @@ static apr_interval_time_t unchanged_for(const rs_session_t *s, watch_t *w)
         return -1;
     }
     if (w->cas != s->cas) {
+        /* other waiters of this server may have watched it before: their
+         * time counts (a lock timeout shorter than the lease could
+         * otherwise keep a dead holder's lock for ever) */
         w->cas = s->cas;
-        w->since = now;
+        w->since = rs_slot_seen_since(s->slot, s->cas, now);
     }
     return now - w->since;
 }

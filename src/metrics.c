@@ -8,6 +8,11 @@
 
 static volatile apr_uint64_t *counters;
 
+/* This child's part of the gauges, taken back when the child ends (a
+ * hard restart ends children with GETs held and writers waiting). */
+static volatile apr_uint64_t local[RS_M_COUNT];
+static int tracking;
+
 static const struct {
     const char *name;
     const char *help;
@@ -61,7 +66,30 @@ void rs_metric_add(rs_metric_e m, apr_int64_t n)
     if (counters) {
         /* a gauge's decrement: two's complement wraps back */
         apr_atomic_add64(&counters[m], (apr_uint64_t)n);
+        if (tracking && info[m].gauge) {
+            apr_atomic_add64(&local[m], (apr_uint64_t)n);
+        }
     }
+}
+
+static apr_status_t give_back_gauges(void *data)
+{
+    int i;
+    tracking = 0;
+    for (i = 0; counters && i < RS_M_COUNT; i++) {
+        apr_uint64_t n = apr_atomic_read64(&local[i]);
+        if (info[i].gauge && n && i != RS_M_LOCK_WAIT_MAX_USEC) {
+            apr_atomic_add64(&counters[i], (apr_uint64_t)0 - n);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void rs_metrics_child_init(apr_pool_t *pchild)
+{
+    tracking = 1;
+    apr_pool_cleanup_register(pchild, NULL, give_back_gauges,
+                              apr_pool_cleanup_null);
 }
 
 static void raise_max(volatile apr_uint64_t *mem, apr_uint64_t v)

@@ -7,6 +7,7 @@
 #ifndef RS_METRICS_H
 #define RS_METRICS_H
 
+#include <apr_pools.h>
 #include <apr_time.h>
 
 /* Keep in step with the names in metrics.c. */
@@ -48,6 +49,10 @@ apr_size_t rs_metrics_size(void);
 
 /* Called by shared.c with the counters' place in the segment, or NULL. */
 void rs_metrics_attach(void *base);
+
+/* child_init: this child's part of the gauges is taken back when it
+ * ends. */
+void rs_metrics_child_init(apr_pool_t *pchild);
 
 void rs_metric_add(rs_metric_e m, apr_int64_t n);
 #define rs_metric_inc(m) rs_metric_add((m), 1)

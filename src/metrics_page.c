@@ -91,11 +91,13 @@ static void wait_histogram(request_rec *r, const apr_uint64_t *v)
         ap_rprintf(r, PREFIX "lock_wait_seconds_bucket{le=\"%s\"} %"
                    APR_UINT64_T_FMT "\n", le[i], sum);
     }
+    /* +Inf and the count from the buckets as read: a wait ending during
+     * the scrape must not leave a bucket above +Inf */
+    sum += v[RS_M_WAIT_GT_10S];
     ap_rprintf(r, PREFIX "lock_wait_seconds_bucket{le=\"+Inf\"} %"
                APR_UINT64_T_FMT "\n" PREFIX "lock_wait_seconds_sum %.6f\n"
                PREFIX "lock_wait_seconds_count %" APR_UINT64_T_FMT "\n",
-               v[RS_M_LOCK_WAITS], (double)v[RS_M_LOCK_WAIT_USEC] / 1e6,
-               v[RS_M_LOCK_WAITS]);
+               sum, (double)v[RS_M_LOCK_WAIT_USEC] / 1e6, sum);
 }
 
 static int in_histogram(rs_metric_e m)

@@ -36,6 +36,7 @@ typedef struct {
     rs_state_t *pending;    /* changes made through the API, or NULL */
     const char *json;       /* REMOTE_SESSION, built once */
     const char *file;       /* the JSON spooled, when too large for it */
+    int spooled;            /* tried (once per request, logged once) */
 } rs_req_t;
 
 static const char ctx_key[] = "remote_session.require";
@@ -103,11 +104,11 @@ static const rs_state_t *current(const rs_req_t *q)
  */
 static const char *spool(request_rec *r, rs_req_t *q, apr_size_t len)
 {
-    const char *dir = NULL;
+    const char *dir = rs_sconf(r->server)->spool_dir;
     char *path;
     apr_file_t *f;
     apr_size_t n = len;
-    apr_status_t rv = apr_temp_dir_get(&dir, q->pool);
+    apr_status_t rv = dir ? APR_SUCCESS : apr_temp_dir_get(&dir, q->pool);
 
     if (rv == APR_SUCCESS) {
         path = apr_pstrcat(q->pool, dir, "/remote-session-XXXXXX", NULL);
@@ -137,7 +138,8 @@ static void expose(request_rec *r, rs_req_t *q)
         q->json = rs_json_session_object(q->pool, current(q));
     }
     len = strlen(q->json);
-    if (len > rs_env_max(rs_sconf(r->server)) && !q->file) {
+    if (len > rs_env_max(rs_sconf(r->server)) && !q->spooled) {
+        q->spooled = 1;
         q->file = spool(r, q, len);
     }
     apr_table_setn(r->subprocess_env, "REMOTE_SESSION_ID", q->s->id);

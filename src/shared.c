@@ -22,12 +22,14 @@ struct rs_slot {
     volatile apr_uint64_t committed;  /* first bytes of the owner whose
                                        * lock a PUT committed last */
     volatile apr_uint64_t touched;    /* key hash << 32 | seconds */
-    apr_uint64_t pad;                 /* one slot per 32 bytes */
+    volatile apr_uint64_t watch;      /* a held version seen since when:
+                                       * CAS low 40 bits << 24 | seconds
+                                       * (monotonic, low 24 bits) */
 };
 
 typedef struct {
     apr_shm_t *shm;
-    int nslots;
+    apr_size_t size;
 } segment;
 
 #define USERDATA "remote_session_shared"
@@ -35,6 +37,11 @@ typedef struct {
 /* Set in the parent before the children fork; they inherit it. */
 static rs_slot *slots;
 static apr_uint32_t nslots;
+
+/* This child's share of each slot's writer count, given back when the
+ * child ends with writers still counted (a hard restart ends children in
+ * the middle of a wait; their counts would stay for good). */
+static volatile apr_uint32_t *mine;
 
 /* FNV-1a: the keys are random already, this only spreads them. */
 static apr_uint32_t hash_of(const char *key)
@@ -52,16 +59,21 @@ static apr_size_t counters_size(void)
     return APR_ALIGN(rs_metrics_size(), 64);
 }
 
+static apr_size_t segment_size(int n)
+{
+    return counters_size() + (apr_size_t)n * sizeof(rs_slot);
+}
+
 static segment *make_segment(apr_pool_t *p, int n, apr_status_t *rv)
 {
     segment *seg = apr_pcalloc(p, sizeof(*seg));
-    apr_size_t size = counters_size() + (apr_size_t)n * sizeof(rs_slot);
+    apr_size_t size = segment_size(n);
     *rv = apr_shm_create(&seg->shm, size, NULL, p);
     if (*rv != APR_SUCCESS) {
         return NULL;
     }
     memset(apr_shm_baseaddr_get(seg->shm), 0, size);
-    seg->nslots = n;
+    seg->size = size;
     apr_pool_userdata_set(seg, USERDATA, NULL, p);
     return seg;
 }
@@ -78,7 +90,8 @@ apr_status_t rs_shared_create(apr_pool_t *p, int n)
     segment *seg = NULL;
 
     apr_pool_userdata_get((void **)&seg, USERDATA, p);
-    if (!seg || seg->nslots != n) {
+    /* by size: a new build with other counters, or another slot count */
+    if (!seg || seg->size != segment_size(n)) {
         seg = make_segment(p, n, &rv);
     }
     rs_metrics_attach(seg ? apr_shm_baseaddr_get(seg->shm) : NULL);
@@ -171,6 +184,28 @@ void rs_slot_uncommit(rs_slot *slot, const unsigned char *owner)
     }
 }
 
+static apr_status_t give_back_mine(void *data)
+{
+    apr_uint32_t i;
+    for (i = 0; mine && i < nslots; i++) {
+        apr_uint32_t n = apr_atomic_read32(&mine[i]);
+        if (n) {
+            apr_atomic_sub32(&slots[i].writers, n);
+        }
+    }
+    mine = NULL;
+    return APR_SUCCESS;
+}
+
+void rs_shared_child_init(apr_pool_t *pchild)
+{
+    if (slots) {
+        mine = apr_pcalloc(pchild, nslots * sizeof(*mine));
+        apr_pool_cleanup_register(pchild, NULL, give_back_mine,
+                                  apr_pool_cleanup_null);
+    }
+}
+
 int rs_slot_enter(rs_slot *slot, int most)
 {
     if (!slot) {
@@ -180,6 +215,9 @@ int rs_slot_enter(rs_slot *slot, int most)
         apr_atomic_dec32(&slot->writers);
         return 0;
     }
+    if (mine) {
+        apr_atomic_inc32(&mine[slot - slots]);
+    }
     return 1;
 }
 
@@ -187,7 +225,30 @@ void rs_slot_leave(rs_slot *slot)
 {
     if (slot) {
         apr_atomic_dec32(&slot->writers);
+        if (mine) {
+            apr_atomic_dec32(&mine[slot - slots]);
+        }
     }
+}
+
+#define WATCH_SECS 0xFFFFFFu
+
+apr_time_t rs_slot_seen_since(rs_slot *slot, apr_uint64_t cas, apr_time_t now)
+{
+    apr_uint64_t tag = cas & 0xFFFFFFFFFFull, w;
+    apr_uint32_t secs = (apr_uint32_t)apr_time_sec(now) & WATCH_SECS, age;
+    if (!slot) {
+        return now;
+    }
+    w = apr_atomic_read64(&slot->watch);
+    age = (secs - (apr_uint32_t)(w & WATCH_SECS)) & WATCH_SECS;
+    if (w >> 24 == tag && age < WATCH_SECS / 2) {
+        return now - apr_time_from_sec(age) - apr_time_usec(now);
+    }
+    /* Seen from the next whole second on: rounding may delay a takeover
+     * by up to a second, never hasten it. */
+    apr_atomic_cas64(&slot->watch, tag << 24 | ((secs + 1) & WATCH_SECS), w);
+    return now;
 }
 
 void rs_slot_touched(rs_slot *slot, const char *key, apr_time_t now)

@@ -46,6 +46,14 @@ int rs_slot_committed(const rs_slot *slot, const unsigned char *owner);
 /* The held GET of owner saw its commit: a later PUT finds no lock. */
 void rs_slot_uncommit(rs_slot *slot, const unsigned char *owner);
 
+/* child_init: this child's counts are given back when it ends. */
+void rs_shared_child_init(apr_pool_t *pchild);
+
+/* Since when (monotonic time) a waiter of this server first saw the held
+ * version cas of the slot's session; now if none did. */
+apr_time_t rs_slot_seen_since(rs_slot *slot, apr_uint64_t cas,
+                              apr_time_t now);
+
 /* Counts a writer in; 0 (not counted) when most are in already. */
 int rs_slot_enter(rs_slot *slot, int most);
 void rs_slot_leave(rs_slot *slot);

@@ -16,10 +16,18 @@ use Apache::Test qw(-withtestmore);
 use JSON::PP ();
 use RS::Test qw(:all);
 
-plan tests => 11;
+plan tests => 12;
 
-my $h = start_httpd(name => 'bigenv', cgi => 1);
-END { stop_httpd($h) if $h }
+# RemoteSessionSpoolDir: a directory of our own (httpd's user writes it)
+my $spool = "/tmp/rs-spool-$$";
+mkdir $spool or die "mkdir $spool: $!\n";
+chmod 01777, $spool;
+my $h = start_httpd(name => 'bigenv', cgi => 1,
+                    config => "RemoteSessionSpoolDir $spool\n");
+END {
+    stop_httpd($h) if $h;
+    rmdir $spool if $spool;
+}
 my $port = $h->{port};
 my $mark = -s $h->{error_log};
 
@@ -39,6 +47,7 @@ is($code, 200, 'a CGI under SessionRequire On with a 200 KB session: 200');
 ok(!defined $env->{REMOTE_SESSION}, '... no REMOTE_SESSION');
 my $file = $env->{REMOTE_SESSION_FILE} // '';
 like($file, qr{/remote-session-\w+$}, '... REMOTE_SESSION_FILE names a file');
+like($file, qr{^\Q$spool\E/}, '... in RemoteSessionSpoolDir');
 my $json = eval { JSON::PP->new->decode($env->{REMOTE_SESSION_FILE_CONTENT} // '') };
 is(length($json->{k1} // ''), 50_000, '... which the CGI reads: the session');
 is($env->{REMOTE_SESSION_SIZE}, length $env->{REMOTE_SESSION_FILE_CONTENT},

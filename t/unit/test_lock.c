@@ -718,6 +718,19 @@ static void test_shared(void)
     rs_slot_leave(w->slot);
     conf.max_waiters = 16;
 
+    /* Waiters of one server add up their watching: a lock timeout shorter
+     * than the lease still ends a dead holder's lock (review of issue 11) */
+    reset();
+    conf.lease = 1;
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(), "1");
+    CHECK(rs_lock_acquire(open_s(ID_A), RS_KIND_ENDPOINT) == RS_BUSY
+          && !logged("RS00025"), "a waiter with lock timeout 0: busy");
+    apr_sleep(apr_time_from_msec(2200));
+    CHECK(rs_lock_acquire(open_s(ID_A), RS_KIND_ENDPOINT) == RS_OK
+          && logged("RS00025"), "another, 2.2 s later: the record unchanged "
+          "for its 1 s lease since the first saw it: taken over");
+    conf.lease = 10;
+
     reset();
     plant(ID_B, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
     s = open_s(ID_B);
