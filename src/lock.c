@@ -584,6 +584,49 @@ static rs_status_e too_large(rs_session_t *s, apr_size_t n)
     return RS_TOO_LARGE;
 }
 
+rs_status_e rs_lock_fresh(rs_session_t *s)
+{
+    const char *id = rs_sid_generate(s->pool);
+    if (!id) {
+        RS_LOGF(s->log, APLOG_ERR, RSLOG(00024)
+                "no random bytes for a new session ID");
+        return RS_UNAVAILABLE;
+    }
+    s->id = id;
+    s->key = rs_sid_store_key(s->pool, s->conf.key_prefix, id);
+    s->slot = rs_shared_slot(s->key);
+    s->state = rs_state_make(s->pool, id, (apr_uint32_t)s->conf.timeout);
+    s->unstored = 1;
+    return RS_OK;
+}
+
+/* The ID was drawn fresh and given to no one but this request's client:
+ * nothing can be stored under it yet but by chance (then: unavailable). */
+rs_status_e rs_lock_store_new(rs_session_t *s, const rs_state_t *st)
+{
+    rs_record_t rec = { RS_LOCK_FREE, RS_KIND_NONE, { 0 }, apr_time_now(),
+                        0, (apr_uint32_t)s->conf.lease, 0, RS_RECORD_HEAD };
+    apr_size_t n, len;
+    const unsigned char *b = stored_bytes(s, st, &n);
+    const char *buf;
+    rs_store_rc rc;
+
+    if (n > s->conf.max_size) {
+        return too_large(s, n);
+    }
+    rec.timeout = valid_timeout(s, st->timeout);
+    buf = rs_record_pack(s->scratch, &rec, b, n, &len);
+    rc = rs_store_add(s->conn, s->key, buf, len, ttl_of(&rec));
+    if (rc != RS_STORE_OK) {
+        return store_failed(s, "add", rc);
+    }
+    rs_metric_inc(RS_M_CREATED);
+    rs_slot_touched(s->slot, s->key, rec.renewed);
+    s->rec = rec;
+    s->unstored = 0;
+    return RS_OK;
+}
+
 /* A commit from the .NET client keeps some stored values (merge.c),
  * merged against the version being replaced, inside the CAS loop. */
 static const rs_state_t *keep_stored(rs_session_t *s, const rs_state_t *st)

@@ -47,6 +47,7 @@ typedef struct {
     apr_time_t renewed;         /* when we last renewed it */
     void *lease;                /* its entry with the lease thread, if any */
     int client;                 /* commits come from the .NET client */
+    int unstored;               /* a new session not in the store yet */
 } rs_session_t;
 
 /* A handle on session id (NULL: none yet, see rs_lock_create), living in
@@ -68,6 +69,13 @@ rs_status_e rs_lock_touch(rs_session_t *s);
 
 /* A new empty session under a fresh ID; locked when kind is not NONE. */
 rs_status_e rs_lock_create(rs_session_t *s, rs_lock_kind_e kind);
+
+/* A new empty session under a fresh ID, not stored (rs_lock_store_new
+ * stores it when something is written). */
+rs_status_e rs_lock_fresh(rs_session_t *s);
+
+/* Stores st as the first state of an unstored session, unlocked. */
+rs_status_e rs_lock_store_new(rs_session_t *s, const rs_state_t *st);
 
 /* Takes the lock, waiting with back-off up to RemoteSessionLockTimeout. */
 rs_status_e rs_lock_acquire(rs_session_t *s, rs_lock_kind_e kind);

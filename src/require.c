@@ -184,7 +184,9 @@ static int load(request_rec *r, rs_req_t *q)
                      rs_cookie_sid(r, rs_cookie_name(c)));
     st = kind ? rs_workers_spare(r, c, s->id) : RS_OK;
     if (st == RS_OK) {
-        st = rs_session_open(s, kind, &q->is_new);
+        /* An item only once something is written: a flood of
+         * cookieless requests costs memcached nothing. */
+        st = rs_session_open_as(s, kind, 1, &q->is_new);
     }
     if (st != RS_OK) {
         return rs_http_status(r, st);
@@ -192,7 +194,7 @@ static int load(request_rec *r, rs_req_t *q)
     if (q->is_new) {
         rs_cookie_set_new(r, c, s->id);
     }
-    if (kind) {
+    if (s->held) {
         rs_lease_watch(r, s);
     }
     /* The handler may run long (its lease renewed by the lease thread's
@@ -360,6 +362,12 @@ static int apply_updates(request_rec *r, rs_req_t *q)
         /* A failed release was logged; the lease frees the lock later. */
         rs_lock_release(q->s);
         return OK;
+    }
+    if (q->s->unstored) {
+        /* its first write; abandoning it leaves nothing to delete */
+        status = st->is_abandoned ? RS_OK : rs_lock_store_new(q->s, st);
+        return status == RS_TOO_LARGE ? HTTP_INTERNAL_SERVER_ERROR
+                                      : rs_http_status(r, status);
     }
     switch (status = rs_lock_commit(q->s, st)) {
     case RS_LOST:

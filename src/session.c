@@ -25,11 +25,21 @@ void rs_session_release_on_cleanup(rs_session_t *s)
 rs_status_e rs_session_open(rs_session_t *s, rs_lock_kind_e kind,
                             int *is_new)
 {
+    return rs_session_open_as(s, kind, 0, is_new);
+}
+
+rs_status_e rs_session_open_as(rs_session_t *s, rs_lock_kind_e kind,
+                               int lazy, int *is_new)
+{
     rs_status_e st = RS_NOT_FOUND;
     if (s->id) {
         st = kind ? rs_lock_acquire(s, kind) : rs_lock_load(s);
     }
     *is_new = st == RS_NOT_FOUND;
+    if (*is_new && lazy) {
+        /* Nothing to lock: nobody else knows a fresh ID. */
+        return rs_lock_fresh(s);
+    }
     if (*is_new) {
         st = rs_lock_create(s, kind);
     }

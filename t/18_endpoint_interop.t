@@ -129,7 +129,8 @@ is($env->{REMOTE_SESSION}, '{"name":"m","extra":5,"visits":2,"note":"hi"}',
     ok($res->header('Set-Cookie') && grep({ /no-cache="Set-Cookie"/ } @cc),
        'a new session\'s answer: Cache-Control no-cache="Set-Cookie"')
         or diag("Cache-Control: @cc");
-    my $page = rq_get('/req/env.cgi', %v);
+    # (an empty update stores it, so that the next request finds it)
+    my $page = rq_get('/req/env.cgi?update=%7B%7D', %v);
     @cc = $page->header('Cache-Control');
     ok(sid_of($page) && grep({ /no-cache="Set-Cookie"/ } @cc),
        '... a SessionRequire page\'s too') or diag("Cache-Control: @cc");

@@ -31,9 +31,11 @@ sub session_data {
     return defined $text ? json_text($text) : undef;
 }
 
+# a new session, stored by an empty update (nothing is stored until
+# something is written)
 sub rq_session {
     my %o = @_;
-    my $r = rq_get('/req/env.cgi', %o);
+    my $r = rq_get('/req/env.cgi?update=%7B%7D', %o);
     my $sid = sid_of($r) or die "no session cookie:\n" . $r->as_string;
     return $sid;
 }
@@ -163,7 +165,7 @@ is($r->code, 200, 'abandon between updates: 200');
 ($text, $r2, $env) = session_text($sid);
 isnt($env->{REMOTE_SESSION_ID}, $sid, 'abandon between updates: the session is gone');
 is($text, '{}', 'abandon between updates: nothing of the other updates survives');
-$sid = $env->{REMOTE_SESSION_ID};
+$sid = rq_session();
 
 # --- invalid updates: 500, nothing stored, one RS00041 line ---------------------------
 update($sid, '/req/env.cgi', '{"set":{"base":"unchanged","n":1}}');
@@ -274,7 +276,9 @@ $r = rq_get('/req/env.cgi' . upd('{"set":{"z":1},"nope":1}'));
 is($r->code, 500, 'new session, invalid update: 500');
 my $created = sid_of($r);
 like($created // '', ID_RE, 'new session, invalid update: the 500 still sets the cookie');
-($text, undef, $env) = session_text($created);
-is($env->{REMOTE_SESSION_ID}, $created, 'new session, invalid update: the session exists');
-is($text, '{}', 'new session, invalid update: nothing of the update stored');
+ok(!defined mc_get(store_key($created // 'x')),
+   'new session, invalid update: nothing stored (the session was never written)');
+(undef, undef, $env) = session_text($created);
+isnt($env->{REMOTE_SESSION_ID}, $created,
+     'new session, invalid update: its cookie names no session later');
 is(scalar count_rs(log_since($mark), 'RS00041'), 1, 'new session, invalid update: one RS00041 line');

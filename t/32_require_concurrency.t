@@ -193,7 +193,7 @@ is($seen, '{"held":"after the PUT"}', 'the waiting On request sees the committed
 # A client that goes away while its CGI (1 s) runs: the lock is freed when
 # the CGI ends. Were it left held, nothing would free it but a takeover after
 # the lease (RS00025); the 10 s wait is only there so that such a hang fails.
-$sid = sid_of(rq_get('/req/env.cgi'));
+$sid = rq_new_session();
 $mark = log_mark();
 my $s = RS::Client->new;
 $s->send_request('GET', '/req/req_gen.cgi?sleep=1000', cookie => $sid);
@@ -233,7 +233,7 @@ ok($r->code == 200 && !takeovers($mark, $sid),
 # lock over. In rq_lock60 (lock timeout 60 s, lease 2 s as in the main
 # server), so that its wait never races the lock timeout.
 %v = (vhost => 'rq_lock60');
-$sid = sid_of(rq_get('/req/env.cgi', %v));
+$sid = rq_new_session(%v);
 $mark = log_mark();
 pipe($rd, $wr) or die "pipe: $!";
 $pid = fork;

@@ -4,8 +4,9 @@
 # includes a CGI under On. None deadlocks on the lock the main request holds
 # (the expected status, not the 503 of RemoteSessionLockTimeout, and no
 # RS00026 "lock not obtained" or RS00025 takeover logged for the session),
-# the inner request sees the same session, one session is created when there
-# was none, updates of the inner request are applied, and the lock is free
+# the inner request sees the same session, one session is made when there
+# was none (stored only once something is written), updates of the inner
+# request are applied, and the lock is free
 # afterwards (the lock record is FREE right after the response: the update
 # filter commits or frees it before the first byte leaves). Times are only
 # reported (diag).
@@ -96,9 +97,12 @@ for my $case (@cases) {
         is(scalar @c, 1, "$what, new session: exactly one Set-Cookie")
             or diag(join "\n", @c);
         is(inner_sid($r, $how), $sid, "$what, new session: the inner request sees it");
-        lock_free($rec, $sid, $mark, "$what, new session");
+        # nothing was written: nothing stored, no lock left (issue 11, item 8)
+        ok(defined $sid && !$rec && !lock_waits($mark, $sid),
+           "$what, new session: nothing stored, no lock left");
 
-        # with the cookie
+        # with the cookie of a stored session
+        $sid = rq_new_session();
         $mark = log_mark();
         $r = rq_get($path, sid => $sid);
         $rec = defined $sid ? read_record($sid) : undef;
@@ -145,7 +149,7 @@ for my $case (['DirectoryIndex, a CGI', '/rq/idx-cgi/'],
 # sends one, before any of the page went out. It must not vanish silently:
 # applied (the main request has not answered yet), or refused and logged.
 {
-    my $sid = sid_of(rq_get('/req/env.cgi'));
+    my $sid = rq_new_session();
     my $mark = log_mark();
     my $r = rq_get('/rq/ssi/update.shtml', sid => $sid);
     ok($r->code == 200 || $r->code == 500, 'SSI include of a CGI with an update: 200 or 500')

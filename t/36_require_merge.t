@@ -16,7 +16,7 @@ use RS::Require qw(:all);
 
 plan tests => 66;
 
-my $sid = sid_of(rq_get('/req/env.cgi'));
+my $sid = rq_new_session();
 
 # what($path): [code, session? (cookie or X-Rq-Sid), readonly, new cookie?]
 sub check {

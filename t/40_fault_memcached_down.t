@@ -173,9 +173,10 @@ my $P = $gp->{id};
 $gp->{conn}->read_to_end(5);
 die "setup of P failed\n" unless $code == 200;
 
-my (@r) = raw_request(GET => '/req/env.cgi');
+# (an empty update each: SessionRequire stores a session once it is written)
+my (@r) = raw_request(GET => '/req/env.cgi?update=%7B%7D');
 my $C = sid_of($r[1]);
-@r = raw_request(GET => '/req/env.cgi');
+@r = raw_request(GET => '/req/env.cgi?update=%7B%7D');
 my $E = sid_of($r[1]);
 ok($C && $E, 'setup: sessions C and E created through SessionRequire')
     or diag("C ", $C // 'none', ", E ", $E // 'none');
@@ -199,8 +200,9 @@ my %workers = (
                                   timeout => 5, headers => [cookie($C)]);
         return ($c, $h);
     },
-    require_new => sub {
-        my ($c, $h) = raw_request(GET => '/req/env.cgi', timeout => 5);
+    require_new => sub {     # a new session that writes (else no store)
+        my ($c, $h) = raw_request(GET => '/req/env.cgi?update=%7B%7D',
+                                  timeout => 5);
         return ($c, $h);
     },
 );
@@ -343,7 +345,7 @@ my @fresh = (
       encode_state(id => $A, items => [[n => '2']]) ],
     [ 'new session GET', GET => ENDPOINT, [@key] ],
     [ 'SessionRequire with a cookie', GET => '/req/env.cgi', [cookie($C)] ],
-    [ 'SessionRequire, new session', GET => '/req/env.cgi', [] ],
+    [ 'SessionRequire, new session', GET => '/req/env.cgi?update=%7B%7D', [] ],
 );
 for my $f (@fresh) {
     my ($name, $m, $path, $hdr, $b) = @$f;

@@ -106,7 +106,8 @@ my @hung = (
       encode_state(id => $H, items => [[who => '"lost"']]) ],
     [ 'new session (endpoint)', GET => ENDPOINT, [@key, READONLY_HEADER, 'true'] ],
     [ 'SessionRequire On', GET => '/req/env.cgi', [cookie($X)] ],
-    [ 'SessionRequire On, new session', GET => '/req/env.cgi', [] ],
+    # (writing: a new session that writes nothing needs no store)
+    [ 'SessionRequire On, new session', GET => '/req/env.cgi?update=%7B%7D', [] ],
 );
 for my $h (@hung) {
     my ($name, $method, $path, $hdr, $body) = @$h;

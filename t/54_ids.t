@@ -57,7 +57,8 @@ for my $i (1 .. 100) {
     record('POST', $r, $st && $st->{id});
 }
 for my $i (1 .. 100) {
-    my $r = $c->request('GET', '/req/env.cgi');
+    # (an empty update: SessionRequire stores a session once it is written)
+    my $r = $c->request('GET', '/req/env.cgi?update=%7B%7D');
     my ($sid) = $r->{body} =~ /"REMOTE_SESSION_ID":"([^"]*)"/;
     record('SessionRequire', $r, $sid);
 }

@@ -628,6 +628,35 @@ static void test_lease_thread(void)
           "... lost when the item is gone");
 }
 
+/* A new session stored on its first write (issue 11, item 8). */
+static void test_fresh(void)
+{
+    rs_session_t *s;
+    int i, calls = 0;
+
+    reset();
+    s = open_s(NULL);
+    CHECK(rs_lock_fresh(s) == RS_OK && s->unstored && s->id && !s->held,
+          "a fresh session: an ID, not stored, no lock");
+    for (i = 0; i < OP_COUNT; i++) {
+        calls += fake.calls[i];
+    }
+    CHECK(calls == 0 && !fake_find(rs_sid_store_key(pool, NULL, s->id)),
+          "... and not one store operation");
+    CHECK(rs_lock_store_new(s, state_x(s->id, "7")) == RS_OK && !s->unstored
+          && rec_of(s->id).lock == RS_LOCK_FREE && !strcmp(x_of(s->id), "7"),
+          "its first write stores it, unlocked, with the state");
+    CHECK(rs_lock_store_new(s, state_x(s->id, "8")) == RS_UNAVAILABLE
+          && logged("RS00020") && !strcmp(x_of(s->id), "7"),
+          "a second add under the same ID fails, logged, nothing replaced");
+    conf.max_size = 40;
+    s = open_s(NULL);
+    rs_lock_fresh(s);
+    CHECK(rs_lock_store_new(s, state_x(s->id, "\"a value too long to fit\""))
+          == RS_TOO_LARGE && logged("RS00027"), "too large: refused, logged");
+    conf.max_size = 1000000;
+}
+
 /* A PUT after a hold that ended without a commit (issue 11, item 4). */
 static void test_late_put(void)
 {
@@ -763,6 +792,7 @@ int main(void)
     test_lease_thread();
     test_prefix();
     test_late_put();
+    test_fresh();
     test_shared();
 
     apr_pool_destroy(pool);

@@ -38,6 +38,7 @@ our @EXPORT_OK = qw(
     json_text raw_members upd
     log_mark log_since count_rs
     require_conf_value COUNTER_TESTS counter_example_tests
+    rq_new_session
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -101,6 +102,17 @@ sub rq_get {
     return $res;
 }
 
+
+# rq_new_session(%rq_get options) -> the ID of a new session under
+# SessionRequire On, stored by an empty update (a session is stored only
+# once something is written); dies when there is none.
+sub rq_new_session {
+    my %o = @_;
+    my $r = rq_get('/req/env.cgi?update=%7B%7D', %o);
+    my $sid = RS::Test::sid_of($r)
+        or die "rq_new_session: no session cookie:\n" . $r->as_string;
+    return $sid;
+}
 
 # All Set-Cookie values of a response.
 sub set_cookies { return $_[0]->headers->header('Set-Cookie') }
