@@ -4,6 +4,8 @@
  * so that a request ending never waits on memcached.
  */
 #include <string.h>
+#include <signal.h>
+#include <pthread.h>
 #include <apr_ring.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
@@ -164,6 +166,22 @@ static apr_status_t stop(void *data)
     return APR_SUCCESS;
 }
 
+/*
+ * The thread is born with every signal blocked: child_init runs before
+ * the MPM blocks them, and a SIGTERM delivered to this thread would run
+ * the MPM's exit (and our pool's destruction) on it, joining itself.
+ */
+static apr_status_t create_thread(apr_pool_t *pchild)
+{
+    sigset_t all, was;
+    apr_status_t rv;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &was);
+    rv = apr_thread_create(&lease.thread, NULL, run, NULL, pchild);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
+    return rv;
+}
+
 void rs_lease_start(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
@@ -172,8 +190,7 @@ void rs_lease_start(apr_pool_t *pchild, server_rec *s)
     if ((rv = apr_thread_mutex_create(&lease.mutex, APR_THREAD_MUTEX_DEFAULT,
                                       pchild)) == APR_SUCCESS
         && (rv = apr_thread_cond_create(&lease.cond, pchild)) == APR_SUCCESS
-        && (rv = apr_thread_create(&lease.thread, NULL, run, NULL, pchild))
-           == APR_SUCCESS) {
+        && (rv = create_thread(pchild)) == APR_SUCCESS) {
         /* Before pchild's sub-pools (the thread's own) are destroyed. */
         apr_pool_pre_cleanup_register(pchild, NULL, stop);
         return;
