@@ -42,6 +42,7 @@ static int rs_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
                      "(RemoteSessionSharedSlots); lock waits poll the store",
                      n);
     }
+    rs_config_derive(ptemp, s);
     rs_startup_warn(ptemp, s);
     return OK;
 }

@@ -126,6 +126,15 @@ int rs_hold_timeout(const rs_server_conf *c)
     return OR_DEFAULT(c->hold_timeout, RS_DEFAULT_HOLD_TIMEOUT);
 }
 
+void rs_config_derive(apr_pool_t *ptemp, server_rec *main)
+{
+    server_rec *s;
+    for (s = main; s; s = s->next) {
+        rs_server_conf *c = rs_sconf(s);
+        c->apache_keys = rs_keys_any_apache(ptemp, c->keys);
+    }
+}
+
 int rs_max_waiters(const rs_server_conf *c)
 {
     return OR_DEFAULT(c->max_waiters, RS_DEFAULT_MAX_WAITERS);

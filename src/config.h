@@ -56,6 +56,8 @@ typedef struct {
     int shared_slots;           /* main server only */
     const char *key_prefix;
     apr_hash_t *keys;           /* name -> rs_key_t */
+    int apache_keys;            /* keys has one of the Apache side (set
+                                   once the configuration is read) */
     struct rs_store *store;     /* per child, set in child_init */
 } rs_server_conf;
 
@@ -72,6 +74,9 @@ void *rs_create_dir_conf(apr_pool_t *p, char *dir);
 void *rs_merge_dir_conf(apr_pool_t *p, void *base, void *over);
 
 rs_server_conf *rs_sconf(const server_rec *s);
+
+/* post_config: what each server's configuration implies, once read. */
+void rs_config_derive(apr_pool_t *ptemp, server_rec *main);
 rs_require_e rs_require_mode(const request_rec *r);
 
 const char *rs_cookie_name(const rs_server_conf *c);

@@ -185,7 +185,7 @@ static int readonly_stored(request_rec *r, rs_session_t *s)
 static int readonly_get(request_rec *r, rs_session_t *s)
 {
     int is_new, status;
-    if (s->id && !rs_keys_any_apache(r->pool, rs_sconf(r->server)->keys)
+    if (s->id && !rs_sconf(r->server)->apache_keys
         && (status = readonly_stored(r, s)) != DECLINED) {
         return status;
     }

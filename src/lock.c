@@ -225,6 +225,23 @@ rs_status_e rs_lock_touch(rs_session_t *s)
     }
 }
 
+/* s becomes a new empty session under a fresh ID; 0 (logged) without
+ * random bytes. */
+static int fresh_id(rs_session_t *s)
+{
+    const char *id = rs_sid_generate(s->pool);
+    if (!id) {
+        RS_LOGF(s->log, APLOG_ERR, RSLOG(00024)
+                "no random bytes for a new session ID");
+        return 0;
+    }
+    s->id = id;
+    s->key = rs_sid_store_key(s->pool, s->conf.key_prefix, id);
+    s->slot = rs_shared_slot(s->key);
+    s->state = rs_state_make(s->pool, id, (apr_uint32_t)s->conf.timeout);
+    return 1;
+}
+
 static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
                            rs_store_rc *rc)
 {
@@ -233,23 +250,14 @@ static rs_status_e add_new(rs_session_t *s, rs_lock_kind_e kind,
                         (apr_uint32_t)s->conf.lease, 0, RS_RECORD_HEAD };
     const unsigned char *state;
     apr_size_t n, len;
-    const char *buf, *id = rs_sid_generate(s->pool);
+    const char *buf;
 
-    if (!id) {
-        RS_LOGF(s->log, APLOG_ERR, RSLOG(00024)
-                "no random bytes for a new session ID");
-        return RS_NO_RANDOM;
-    }
-    if (kind && !new_owner(s)) {
+    if (!fresh_id(s) || (kind && !new_owner(s))) {
         return RS_NO_RANDOM;
     }
     if (kind) {
         memcpy(rec.owner, s->owner, RS_OWNER_LEN);
     }
-    s->id = id;
-    s->key = rs_sid_store_key(s->pool, s->conf.key_prefix, id);
-    s->slot = rs_shared_slot(s->key);
-    s->state = rs_state_make(s->pool, id, rec.timeout);
     state = rs_state_encode(s->pool, s->state, &n);
     buf = rs_record_pack(s->pool, &rec, state, n, &len);
     switch (*rc = rs_store_add(s->conn, s->key, buf, len, ttl_of(&rec))) {
@@ -586,16 +594,9 @@ static rs_status_e too_large(rs_session_t *s, apr_size_t n)
 
 rs_status_e rs_lock_fresh(rs_session_t *s)
 {
-    const char *id = rs_sid_generate(s->pool);
-    if (!id) {
-        RS_LOGF(s->log, APLOG_ERR, RSLOG(00024)
-                "no random bytes for a new session ID");
+    if (!fresh_id(s)) {
         return RS_UNAVAILABLE;
     }
-    s->id = id;
-    s->key = rs_sid_store_key(s->pool, s->conf.key_prefix, id);
-    s->slot = rs_shared_slot(s->key);
-    s->state = rs_state_make(s->pool, id, (apr_uint32_t)s->conf.timeout);
     s->unstored = 1;
     return RS_OK;
 }

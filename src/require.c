@@ -134,11 +134,13 @@ static void expose(request_rec *r, rs_req_t *q)
 {
     const char *is_new = q->is_new ? "1" : "0";
     apr_size_t len;
+    int too_large;
     if (!q->json) {
         q->json = rs_json_session_object(q->pool, current(q));
     }
     len = strlen(q->json);
-    if (len > rs_env_max(rs_sconf(r->server)) && !q->spooled) {
+    too_large = len > rs_env_max(rs_sconf(r->server));
+    if (too_large && !q->spooled) {
         q->spooled = 1;
         q->file = spool(r, q, len);
     }
@@ -152,7 +154,7 @@ static void expose(request_rec *r, rs_req_t *q)
     apr_table_setn(r->headers_in, "X-Remote-Session-New", is_new);
     apr_table_setn(r->headers_in, "X-Remote-Session-Size",
                    apr_table_get(r->subprocess_env, "REMOTE_SESSION_SIZE"));
-    if (len > rs_env_max(rs_sconf(r->server))) {
+    if (too_large) {
         if (q->file) {
             apr_table_setn(r->subprocess_env, "REMOTE_SESSION_FILE", q->file);
         }

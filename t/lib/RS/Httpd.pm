@@ -251,20 +251,28 @@ sub spawn_httpd {
     POSIX::_exit(127);
 }
 
+# _line_within($fh, $secs) -> the next line read from $fh, or undef when
+# none comes within $secs.
+sub _line_within {
+    my ($fh, $secs) = @_;
+    my $line;
+    eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm $secs;
+        $line = <$fh>;
+        alarm 0;
+    };
+    alarm 0;
+    return $line;
+}
+
 sub _http_answers {
     my $port = shift;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                   Proto => 'tcp', Timeout => 1) or return 0;
     $s->autoflush(1);
     print $s "HEAD / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    my $line;
-    eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm 2;
-        $line = <$s>;
-        alarm 0;
-    };
-    alarm 0;
+    my $line = _line_within($s, 2);
     return defined $line && $line =~ m{^HTTP/};
 }
 
@@ -288,14 +296,7 @@ sub start_backend {
         POSIX::_exit(127);
     }
     close $wr;
-    my $line;
-    eval {
-        local $SIG{ALRM} = sub { die "timeout\n" };
-        alarm 10;
-        $line = <$rd>;
-        alarm 0;
-    };
-    alarm 0;
+    my $line = _line_within($rd, 10);
     close $rd;
     return $pid if defined $line && $line =~ /^READY $port$/;
     kill KILL => $pid;
