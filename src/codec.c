@@ -15,6 +15,7 @@ typedef struct {
     apr_pool_t *pool;
     const char *err;
     int scan;               /* check only: copy and keep nothing */
+    int view;               /* point into the input instead of copying */
     apr_size_t empty;       /* zero-length values seen */
     apr_size_t unknown;     /* unknown keys seen */
     apr_size_t flags_at;    /* where the flags begin, once read */
@@ -115,7 +116,8 @@ static int read_bytes(reader_t *rd, const char **out, apr_size_t *len,
                                     NULL));
     }
     *out = rd->scan ? NULL
-                    : apr_pstrmemdup(rd->pool, (const char *)rd->p, *len);
+         : rd->view ? (const char *)rd->p
+         : apr_pstrmemdup(rd->pool, (const char *)rd->p, *len);
     rd->p += *len;
     return 1;
 }
@@ -196,28 +198,43 @@ static int read_state(reader_t *rd, rs_state_t *st)
         && read_unknown(rd, st);
 }
 
+static const char *decode(reader_t *rd, rs_state_t **out)
+{
+    rs_state_t *st;
+    apr_size_t len = (apr_size_t)(rd->end - rd->start);
+
+    if (len > rd->max_size) {
+        return apr_psprintf(rd->pool, "state of %" APR_SIZE_T_FMT " bytes "
+                            "exceeds the maximum size %" APR_SIZE_T_FMT,
+                            len, rd->max_size);
+    }
+    st = apr_pcalloc(rd->pool, sizeof(*st));
+    if (!read_state(rd, st)) {
+        return rd->err;
+    }
+    if (rd->p != rd->end) {
+        fail(rd, apr_psprintf(rd->pool, "%" APR_SIZE_T_FMT " trailing bytes",
+                              remaining(rd)));
+        return rd->err;
+    }
+    *out = st;
+    return NULL;
+}
+
 const char *rs_state_decode(apr_pool_t *p, const unsigned char *buf,
                             apr_size_t len, apr_size_t max_size,
                             rs_state_t **out)
 {
     reader_t rd = { buf, buf + len, buf, max_size, p, NULL };
-    rs_state_t *st;
+    return decode(&rd, out);
+}
 
-    if (len > max_size) {
-        return apr_psprintf(p, "state of %" APR_SIZE_T_FMT " bytes exceeds "
-                            "the maximum size %" APR_SIZE_T_FMT, len, max_size);
-    }
-    st = apr_pcalloc(p, sizeof(*st));
-    if (!read_state(&rd, st)) {
-        return rd.err;
-    }
-    if (rd.p != rd.end) {
-        fail(&rd, apr_psprintf(p, "%" APR_SIZE_T_FMT " trailing bytes",
-                               remaining(&rd)));
-        return rd.err;
-    }
-    *out = st;
-    return NULL;
+const char *rs_state_view(apr_pool_t *p, const unsigned char *buf,
+                          apr_size_t len, apr_size_t max_size,
+                          rs_state_t **out)
+{
+    reader_t rd = { buf, buf + len, buf, max_size, p, NULL, 0, 1 };
+    return decode(&rd, out);
 }
 
 static apr_size_t len_7bit(apr_uint32_t v)
@@ -233,7 +250,7 @@ static apr_size_t len_7bit(apr_uint32_t v)
 const char *rs_state_scan(apr_pool_t *p, const unsigned char *buf,
                           apr_size_t len, rs_scan_t *out)
 {
-    reader_t rd = { buf, buf + len, buf, len, p, NULL, 1, 0, 0, 0 };
+    reader_t rd = { buf, buf + len, buf, len, p, NULL, 1, 0, 0, 0, 0 };
     rs_state_t st;
 
     if (!read_state(&rd, &st)) {

@@ -44,6 +44,14 @@ const char *rs_state_decode(apr_pool_t *p, const unsigned char *buf,
                             apr_size_t len, apr_size_t max_size,
                             rs_state_t **out);
 
+/*
+ * As rs_state_decode, but the ID, keys and values point into buf (so are
+ * not NUL-ended), which must outlive the state: no copy of a big state.
+ */
+const char *rs_state_view(apr_pool_t *p, const unsigned char *buf,
+                          apr_size_t len, apr_size_t max_size,
+                          rs_state_t **out);
+
 /* What rs_state_scan found out about an encoded state. */
 typedef struct {
     apr_size_t flags_at;        /* offset of IsNewSession; IsAbandoned and

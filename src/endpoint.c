@@ -392,54 +392,35 @@ static apr_status_t read_body(request_rec *r, rs_session_t *s,
     return apr_brigade_pflatten(all, buf, len, r->pool);
 }
 
-/* The body as a state for session id; NULL and a logged reason if not. */
-static rs_state_t *parse_state(request_rec *r, const char *id,
-                               const char *buf, apr_size_t len)
+/* A PUT's or POST's body as a state for s (pointing into buf); NULL and
+ * a logged reason if not. Its values are checked by the commit (lock.h). */
+static rs_state_t *client_state(request_rec *r, const rs_session_t *s,
+                                const char *buf, apr_size_t len)
 {
     rs_state_t *st;
-    const char *err = rs_state_decode(r->pool, (const unsigned char *)buf,
-                                      len, rs_max_size(rs_sconf(r->server)),
-                                      &st);
-    if (!err && (st->id_len != strlen(id) || memcmp(st->id, id, st->id_len))) {
+    const char *err = rs_state_view(r->pool, (const unsigned char *)buf,
+                                    len, rs_max_size(rs_sconf(r->server)),
+                                    &st);
+    if (!err && (st->id_len != strlen(s->id)
+                 || memcmp(st->id, s->id, st->id_len))) {
         err = "its session ID differs from the cookie's";
     }
     if (err) {
+        rs_metric_inc(RS_M_REFUSED_400);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00029)
-                      "session %s: refused state: %s", id, err);
+                      "session %s: refused state: %s", s->id, err);
         return NULL;
     }
     return st;
 }
 
-static const char *check_keys(request_rec *r, const char *id,
-                              const rs_state_t *st)
+/* The commit found a value that does not fit the key registry. */
+static const char *refused_keys(request_rec *r, const rs_session_t *s)
 {
-    const char *err = rs_keys_check_state(r->pool, rs_sconf(r->server)->keys,
-                                          st);
-    if (err) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00033)
-                      "session %s: refused state: %s", id, err);
-    }
-    return err;
-}
-
-/* A PUT's or POST's body as a state to commit into s; NULL and the
- * refusal's text (logged) in *msg if not. */
-static rs_state_t *client_state(request_rec *r, const rs_session_t *s,
-                                const char *buf, apr_size_t len,
-                                const char **msg)
-{
-    rs_state_t *st = parse_state(r, s->id, buf, len);
-    if (!st) {
-        *msg = MSG_DESERIALIZE;
-    }
-    else if ((*msg = check_keys(r, s->id, st))) {
-        st = NULL;
-    }
-    if (!st) {
-        rs_metric_inc(RS_M_REFUSED_400);
-    }
-    return st;
+    rs_metric_inc(RS_M_REFUSED_400);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, RSLOG(00033)
+                  "session %s: refused state: %s", s->id, s->refused);
+    return s->refused;
 }
 
 static void body_too_large(request_rec *r, const rs_session_t *s)
@@ -468,7 +449,6 @@ static int put(request_rec *r, rs_session_t *s)
     char *buf;
     apr_size_t len;
     rs_state_t *st;
-    const char *err;
     apr_status_t rv;
     rs_status_e status;
 
@@ -480,14 +460,16 @@ static int put(request_rec *r, rs_session_t *s)
     if (rv != APR_SUCCESS) {
         return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
     }
-    if (!(st = client_state(r, s, buf, len, &err))) {
-        return answer_text(r, HTTP_BAD_REQUEST, err);
+    if (!(st = client_state(r, s, buf, len))) {
+        return answer_text(r, HTTP_BAD_REQUEST, MSG_DESERIALIZE);
     }
     status = rs_lock_put(s, st);
     rs_store_idle(s->conn);
     switch (status) {
     case RS_OK:
         return answer_text(r, HTTP_OK, "OK");
+    case RS_REFUSED:
+        return answer_text(r, HTTP_BAD_REQUEST, refused_keys(r, s));
     case RS_NOT_FOUND:
     case RS_NOT_HELD:
         return refuse(r, s->id, MSG_NOT_FOUND);
@@ -503,7 +485,6 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
     char *buf;
     apr_size_t len;
     rs_state_t *st;
-    const char *err;
     rs_status_e lock = RS_OK;
     apr_status_t rv = read_body(r, s, rs_max_size(rs_sconf(r->server)),
                                 &buf, &len, &lock);
@@ -525,12 +506,14 @@ static const char *post_commit(request_rec *r, rs_session_t *s)
                       s->id);
         return "Request body not received";
     }
-    if (!(st = client_state(r, s, buf, len, &err))) {
-        return err;
+    if (!(st = client_state(r, s, buf, len))) {
+        return MSG_DESERIALIZE;
     }
     switch (lock = rs_lock_commit(s, st)) {
     case RS_OK:
         return NULL;
+    case RS_REFUSED:
+        return refused_keys(r, s);
     case RS_TOO_LARGE:
         return "Session state exceeds RemoteSessionMaxSize";
     default:

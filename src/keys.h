@@ -52,9 +52,13 @@ const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
                           apr_size_t json_len);
 
 /* Checks every item of st, a state from the .NET client, which may not
- * hold keys of the Apache side; the first failure's message, or NULL. */
+ * hold keys of the Apache side; the first failure's message, or NULL.
+ * A value byte for byte the one known (the stored state it replaces, or
+ * NULL) has under its key is not parsed again: it was checked when it
+ * was stored, and a client sends most values back unchanged. */
 const char *rs_keys_check_state(apr_pool_t *p, apr_hash_t *reg,
-                                const rs_state_t *st);
+                                const rs_state_t *st,
+                                const rs_state_t *known);
 
 /* st as the .NET client sees it: without the Apache side's keys and
  * without zero-length values; st itself when there is nothing to leave

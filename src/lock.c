@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include "lock.h"
 #include "merge.h"
+#include "keys.h"
 #include "sid.h"
 #include "shared.h"
 #include "metrics.h"
@@ -628,18 +629,39 @@ rs_status_e rs_lock_store_new(rs_session_t *s, const rs_state_t *st)
     return RS_OK;
 }
 
-/* A commit from the .NET client keeps some stored values (merge.c),
- * merged against the version being replaced, inside the CAS loop. */
-static const rs_state_t *keep_stored(rs_session_t *s, const rs_state_t *st)
+/* The state of the last read, pointing into it: no copy. NULL when it
+ * does not decode (logged once, by the merge that then needs it). */
+static rs_state_t *stored_view(rs_session_t *s)
 {
-    rs_state_t *stored;
-    if (!rs_merge_needed(s->scratch, s->conf.keys, st)) {
-        return st;
+    apr_size_t n;
+    const unsigned char *b = raw_state(s, &n);
+    rs_state_t *st;
+    return rs_state_view(s->scratch, b, n, (apr_size_t)-1, &st) ? NULL : st;
+}
+
+/*
+ * A commit from the .NET client is checked against the key registry, its
+ * values unchanged from the version it replaces excepted, and keeps some
+ * stored values (merge.c): both against that version, inside the CAS loop.
+ */
+static rs_status_e client_commit(rs_session_t *s, const rs_state_t **st)
+{
+    rs_state_t *stored = stored_view(s);
+    const char *err = rs_keys_check_state(s->scratch, s->conf.keys, *st,
+                                          stored);
+    if (err) {
+        s->refused = apr_pstrdup(s->pool, err);
+        return RS_REFUSED;
     }
-    if (decode_state(s, s->scratch, &stored) != RS_OK) {
-        return NULL;
+    if (!rs_merge_needed(s->scratch, s->conf.keys, *st)) {
+        return RS_OK;
     }
-    return rs_merge_client(s->scratch, s->conf.keys, stored, st);
+    if (!stored) {
+        decode_state(s, s->scratch, &stored);   /* logs why it does not */
+        return RS_CORRUPT;
+    }
+    *st = rs_merge_client(s->scratch, s->conf.keys, stored, *st);
+    return RS_OK;
 }
 
 /*
@@ -658,8 +680,9 @@ static rs_status_e commit_record(rs_session_t *s, const rs_state_t *st,
         return RS_OK;
     }
     if (st) {
-        if (s->client && !(st = keep_stored(s, st))) {
-            return RS_CORRUPT;
+        rs_status_e rc = s->client ? client_commit(s, &st) : RS_OK;
+        if (rc != RS_OK) {
+            return rc;
         }
         *b = stored_bytes(s, st, n);
         if (*n > s->conf.max_size) {
@@ -727,10 +750,10 @@ rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st)
 {
     unsigned was;
     rs_status_e rc = write_state(s, st, holder_check, 0, &was);
-    /* Too large: refused before writing, the lock is ours to release.
+    /* Too large or refused before writing: the lock is ours to release.
      * Otherwise it is given up (a failed store is logged once, and the
      * lease frees what is left). */
-    if (rc != RS_TOO_LARGE) {
+    if (rc != RS_TOO_LARGE && rc != RS_REFUSED) {
         s->held = 0;
     }
     return rc == RS_NOT_FOUND ? RS_LOST : rc;

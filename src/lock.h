@@ -46,7 +46,10 @@ typedef struct {
     int held;                   /* we hold the lock (as far as we know) */
     apr_time_t renewed;         /* when we last renewed it */
     void *lease;                /* its entry with the lease thread, if any */
-    int client;                 /* commits come from the .NET client */
+    int client;                 /* commits come from the .NET client:
+                                   checked against the key registry and
+                                   merged with the state they replace */
+    const char *refused;        /* why a commit was RS_REFUSED */
     int unstored;               /* a new session not in the store yet */
 } rs_session_t;
 
@@ -99,6 +102,8 @@ rs_status_e rs_lock_renew(rs_session_t *s);
 /*
  * As holder: stores st (abandoned: deletes the session) and frees the
  * lock in the same CAS. st NULL frees the lock leaving the state as is.
+ * RS_REFUSED (the lock still ours) when s->client and st does not fit
+ * the key registry; s->refused then says why.
  */
 rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st);
 
@@ -106,7 +111,7 @@ rs_status_e rs_lock_commit(rs_session_t *s, const rs_state_t *st);
 rs_status_e rs_lock_release(rs_session_t *s);
 
 /* A PUT: commits st into the lock a writeable GET holds, for any holder,
- * and frees that lock in the same write. */
+ * and frees that lock in the same write; RS_REFUSED as rs_lock_commit. */
 rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st);
 
 

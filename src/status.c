@@ -20,6 +20,8 @@ int rs_http_status(request_rec *r, rs_status_e st)
         return HTTP_SERVICE_UNAVAILABLE;
     case RS_TOO_LARGE:
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    case RS_REFUSED:
+        return HTTP_BAD_REQUEST;
     default:
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -24,7 +24,8 @@ typedef enum {
     RS_LOST,            /* our lock is gone: taken over, or session expired */
     RS_COMMITTED,       /* poll: a PUT committed our lock */
     RS_NOT_HELD,        /* PUT: no writeable GET holds the session */
-    RS_ALREADY          /* PUT: that lock was committed already */
+    RS_ALREADY,         /* PUT: that lock was committed already */
+    RS_REFUSED          /* a client's state does not fit the key registry */
 } rs_status_e;
 
 /* A status (already logged where it was decided) as an HTTP status, with

@@ -437,34 +437,93 @@ static void test_check_state(void)
     rs_keys_add(pool, reg, "b", "string", NULL);
     rs_keys_add(pool, reg, "c", "object", NULL);
 
-    CHECK(rs_keys_check_state(pool, reg, st) == NULL, "empty state fits");
+    CHECK(rs_keys_check_state(pool, reg, st, NULL) == NULL, "empty state fits");
     rs_state_set(pool, st, "a", 1, "1", 1);
     rs_state_set(pool, st, "b", 1, "\"x\"", 3);
     rs_state_set(pool, st, "c", 1, "{}", 2);
-    CHECK(rs_keys_check_state(pool, reg, st) == NULL, "good state fits");
+    CHECK(rs_keys_check_state(pool, reg, st, NULL) == NULL, "good state fits");
 
     rs_state_set(pool, st, "b", 1, "17", 2);
-    err = rs_keys_check_state(pool, reg, st);
+    err = rs_keys_check_state(pool, reg, st, NULL);
     CHECK(err != NULL, "state with b = 17 accepted");
     if (err) {
         printf("    bad item -> %s\n", err);
         CHECK(contains(err, "b") && contains(err, "string"),
               "message \"%s\" names b and string", err);
     }
-    CHECK(rs_keys_check_state(pool, NULL, st) == NULL,
+    CHECK(rs_keys_check_state(pool, NULL, st, NULL) == NULL,
           "no registry: valid JSON fits");
 
     rs_state_set(pool, st, "b", 1, "\"y\"", 3);
     rs_state_set(pool, st, "zz", 2, "1", 1);
-    err = rs_keys_check_state(pool, reg, st);
+    err = rs_keys_check_state(pool, reg, st, NULL);
     CHECK(err && contains(err, "zz"), "unregistered zz: \"%s\"",
           err ? err : "(accepted)");
 
     rs_state_remove(st, "zz", 2);
     rs_state_set(pool, st, "c", 1, "{", 1);
-    err = rs_keys_check_state(pool, rs_keys_make(pool), st);
+    err = rs_keys_check_state(pool, rs_keys_make(pool), st, NULL);
     CHECK(err && contains(err, "c"), "invalid JSON under an empty registry: "
           "\"%s\"", err ? err : "(accepted)");
+}
+
+/*
+ * A value sent back byte for byte as stored is not parsed again (issue 15:
+ * a big PUT ran at Jansson's speed); everything else about it still is.
+ */
+static void test_check_unchanged(void)
+{
+    apr_hash_t *reg = rs_keys_make(pool);
+    rs_state_t *known = rs_state_make(pool, "id", 20);
+    rs_state_t *st = rs_state_make(pool, "id", 20);
+    const char *err;
+
+    rs_keys_add(pool, reg, "a", "int", NULL);
+    rs_keys_add(pool, reg, "b", "string", NULL);
+    /* what a registry of another day let in: a string under int "a" */
+    rs_state_set(pool, known, "a", 1, "\"old\"", 5);
+    rs_state_set(pool, known, "b", 1, "\"x\"", 3);
+    rs_state_set(pool, known, "gone", 4, "1", 1);
+
+    rs_state_set(pool, st, "a", 1, "\"old\"", 5);
+    rs_state_set(pool, st, "b", 1, "\"x\"", 3);
+    CHECK(rs_keys_check_state(pool, reg, st, known) == NULL,
+          "values as stored are not parsed again");
+    CHECK(rs_keys_check_state(pool, reg, st, NULL) != NULL,
+          "... and are when nothing is known");
+
+    rs_state_set(pool, st, "a", 1, "\"new\"", 5);
+    err = rs_keys_check_state(pool, reg, st, known);
+    CHECK(err && contains(err, "int"), "a changed value is checked: \"%s\"",
+          err ? err : "(accepted)");
+
+    /* other order: found through the index, not by position */
+    st = rs_state_make(pool, "id", 20);
+    rs_state_set(pool, st, "b", 1, "\"x\"", 3);
+    rs_state_set(pool, st, "a", 1, "\"old\"", 5);
+    CHECK(rs_keys_check_state(pool, reg, st, known) == NULL,
+          "unchanged values in another order are known too");
+    rs_state_set(pool, st, "b", 1, "\"x", 2);
+    err = rs_keys_check_state(pool, reg, st, known);
+    CHECK(err && contains(err, "invalid JSON"),
+          "a prefix of a stored value is not that value: \"%s\"",
+          err ? err : "(accepted)");
+
+    /* the name checks stay: an unregistered key, an Apache one */
+    rs_state_remove(st, "b", 1);
+    rs_state_set(pool, st, "gone", 4, "1", 1);
+    err = rs_keys_check_state(pool, reg, st, known);
+    CHECK(err && contains(err, "gone") && contains(err, "not registered"),
+          "an unchanged value under an unregistered key: \"%s\"",
+          err ? err : "(accepted)");
+    rs_state_remove(st, "gone", 4);
+    rs_keys_add(pool, reg, "mine", "int", "apache");
+    rs_state_set(pool, known, "mine", 4, "1", 1);
+    rs_state_set(pool, st, "mine", 4, "1", 1);
+    err = rs_keys_check_state(pool, reg, st, known);
+    CHECK(err && contains(err, "Apache side"),
+          "an unchanged Apache key from the client: \"%s\"",
+          err ? err : "(accepted)");
 }
 
 /* RemoteSessionKey ... apache: the Apache side's keys (issue 8). */
@@ -496,7 +555,7 @@ static void test_apache_scope(void)
 
     rs_state_set(pool, st, "count", 5, "1", 1);
     rs_state_set(pool, st, "visits", 6, "2", 1);
-    err = rs_keys_check_state(pool, reg, st);
+    err = rs_keys_check_state(pool, reg, st, NULL);
     CHECK(err && contains(err, "visits") && contains(err, "Apache side"),
           "a client state may not write an Apache key: \"%s\"",
           err ? err : "(accepted)");
@@ -560,6 +619,7 @@ int main(void)
     test_registry_scope();
     test_merge();
     test_check_state();
+    test_check_unchanged();
     test_apache_scope();
     test_shown_key();
     test_one_line();

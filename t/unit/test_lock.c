@@ -602,6 +602,48 @@ static void test_put(void)
     }
 }
 
+/* A client's values are checked inside the commit, against the version
+ * it replaces: unchanged ones are not parsed again (issue 15). */
+static void test_client_checks(void)
+{
+    rs_session_t *g;
+    rs_state_t *in;
+    rs_status_e rc;
+
+    reset();
+    conf.keys = rs_keys_make(pool);
+    rs_keys_add(pool, conf.keys, "x", "int", NULL);
+    rs_keys_add(pool, conf.keys, "n", "int", NULL);
+    /* stored under a registry of another day: a string under int x */
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(),
+          "\"s\"");
+    in = state_x(ID_A, "\"s\"");
+    rs_state_set(pool, in, "n", 1, "\"bad\"", 5);
+    g = open_s(ID_A);
+    g->client = 1;
+    rc = rs_lock_put(g, in);
+    CHECK(rc == RS_REFUSED && g->refused && strstr(g->refused, "'n'"),
+          "a changed value that does not fit: refused (%d, %s)", rc,
+          g->refused ? g->refused : "no reason");
+    CHECK(rec_of(ID_A).lock == RS_LOCK_HELD && !strcmp(x_of(ID_A), "\"s\""),
+          "... nothing written, the GET's lock still held");
+    rs_state_set(pool, in, "n", 1, "5", 1);
+    g = open_s(ID_A);
+    g->client = 1;
+    rc = rs_lock_put(g, in);
+    CHECK(rc == RS_OK && rec_of(ID_A).lock == RS_LOCK_FREE,
+          "the stored value sent back unchanged is not checked again: %d",
+          rc);
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(),
+          "\"s\"");
+    g = open_s(ID_A);
+    g->client = 1;
+    rc = rs_lock_put(g, state_x(ID_A, "\"t\""));
+    CHECK(rc == RS_REFUSED && strstr(g->refused, "'x'"),
+          "... a changed one is (%d)", rc);
+    conf.keys = NULL;
+}
+
 static void test_lease_thread(void)
 {
     rs_session_t *s;
@@ -789,6 +831,7 @@ int main(void)
     test_renew_poll();
     test_commit_release();
     test_put();
+    test_client_checks();
     test_lease_thread();
     test_prefix();
     test_late_put();
