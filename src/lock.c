@@ -24,6 +24,10 @@ APLOG_USE_MODULE(remote_session);
 /* A waiter on another server's holder learns of its commit by reading
  * the store at most this long after it; on one server, at once. */
 #define RS_WAIT_MAX      25000      /* usec */
+/* Records this big are watched (record.h) by the writers that wait on
+ * them: reading a smaller one whole costs the same round trip. */
+#define RS_WATCH_MIN     (16 * 1024)
+#define RS_WATCH_SUFFIX  ".w"
 
 rs_session_t *rs_lock_open(apr_pool_t *pool, const rs_log *log,
                            const rs_lock_conf *conf, rs_conn *conn,
@@ -118,6 +122,30 @@ static rs_status_e decode_state(rs_session_t *s, apr_pool_t *p,
     return RS_OK;
 }
 
+/* The companion item of a watched record: next's header. */
+static rs_store_rc put_companion(rs_conn *c, apr_pool_t *p, const char *key,
+                                 const rs_record_t *next)
+{
+    unsigned char head[RS_RECORD_HEAD];
+    rs_record_head(next, head);
+    return rs_store_set(c, apr_pstrcat(p, key, RS_WATCH_SUFFIX, NULL),
+                        (const char *)head, sizeof(head), ttl_of(next));
+}
+
+/* After a write that replaced a watched record. Its waiters fall back to
+ * reading the record itself when the companion stays silent, so a failure
+ * here costs them time, not correctness. */
+static void tell_watchers(rs_session_t *s, const rs_record_t *next)
+{
+    if (put_companion(s->conn, s->scratch, s->key, next) != RS_STORE_OK) {
+        RS_LOGF(s->log, APLOG_INFO, RSLOG(00067)
+                "session %s: %s set of the lock's companion item failed: "
+                "%s; writers waiting on other servers see the change "
+                "within half a lease", s->id, rs_conn_backend(s->conn),
+                rs_conn_error(s->conn));
+    }
+}
+
 /* CAS-writes header next with the given state bytes. */
 static rs_status_e write_rec(rs_session_t *s, const rs_record_t *next,
                              const unsigned char *state, apr_size_t n,
@@ -134,6 +162,9 @@ static rs_status_e write_rec(rs_session_t *s, const rs_record_t *next,
             rs_metric_inc(RS_M_ABANDONED);
         }
         rs_slot_touched(s->slot, s->key, apr_time_now());
+        if (s->rec.flags & RS_REC_WATCHED) {
+            tell_watchers(s, next);
+        }
         if (next->lock != RS_LOCK_HELD) {
             rs_slot_wake(s->slot, s->rec.lock == RS_LOCK_HELD
                                   && !memcmp(next->owner, s->rec.owner,
@@ -314,32 +345,54 @@ static apr_interval_time_t holder_lease(const rs_session_t *s)
     return apr_time_from_sec(s->rec.lease ? (int)s->rec.lease : s->conf.lease);
 }
 
-/* A held lock as a waiter saw it: the same version since when. */
+/* A held lock as a waiter saw it: its header (which every write of a
+ * holder changes), since when, and when the record was last read. */
 typedef struct {
-    apr_uint64_t cas;
+    unsigned char head[RS_RECORD_HEAD];
+    int have;
     apr_time_t since;
+    apr_time_t read_at;
 } watch_t;
 
+/* FNV-1a: the header's version for the shared watch. */
+static apr_uint64_t version_of(const unsigned char *b, apr_size_t n)
+{
+    apr_uint64_t h = 0xcbf29ce484222325ull;
+    while (n--) {
+        h = (h ^ *b++) * 0x100000001b3ull;
+    }
+    return h;
+}
+
 /*
- * How long the held lock of the last read has been seen unchanged. A live
- * holder rewrites it every third of its lease, so one unchanged for its
- * whole lease is stale, whatever this server's lease setting and however
- * far its clock is from the holder's (the record's renewal time, a wall
- * clock, is not used for this). -1 when the lock is not held.
+ * How long the held lock of the last read (or of the last companion
+ * read) has been seen unchanged. A live holder rewrites it every third of
+ * its lease, so one unchanged for its whole lease is stale, whatever this
+ * server's lease setting and however far its clock is from the holder's
+ * (the record's renewal time, a wall clock, is not used for this). A
+ * waiter's WATCHED mark is not the holder's doing and does not count.
+ * -1 when the lock is not held.
  */
 static apr_interval_time_t unchanged_for(const rs_session_t *s, watch_t *w)
 {
     apr_time_t now = mono_now();
-    if (s->rec.lock != RS_LOCK_HELD) {
-        w->cas = 0;
+    unsigned char head[RS_RECORD_HEAD];
+    rs_record_t rec = s->rec;
+
+    if (rec.lock != RS_LOCK_HELD) {
+        w->have = 0;
         return -1;
     }
-    if (w->cas != s->cas) {
+    rec.flags &= ~RS_REC_WATCHED;
+    rs_record_head(&rec, head);
+    if (!w->have || memcmp(w->head, head, sizeof(head))) {
         /* other waiters of this server may have watched it before: their
          * time counts (a lock timeout shorter than the lease could
          * otherwise keep a dead holder's lock for ever) */
-        w->cas = s->cas;
-        w->since = rs_slot_seen_since(s->slot, s->cas, now);
+        memcpy(w->head, head, sizeof(head));
+        w->have = 1;
+        w->since = rs_slot_seen_since(s->slot, version_of(head, sizeof(head)),
+                                      now);
     }
     return now - w->since;
 }
@@ -370,6 +423,8 @@ static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
     next.flags = s->rec.flags & RS_REC_UNCOMMITTED_END
                  || (idle >= 0 && s->rec.kind == RS_KIND_ENDPOINT)
                  ? RS_REC_AFTER_UNCOMMITTED : 0;
+    /* taken over: the dead holder's waiters still wait */
+    next.flags |= s->rec.flags & RS_REC_WATCHED;
     memcpy(next.owner, s->owner, RS_OWNER_LEN);
     if ((st = write_rec(s, &next, b, n, ttl_of(&next))) != RS_OK) {
         return st;
@@ -405,6 +460,84 @@ static rs_status_e too_many_waiters(rs_session_t *s)
 }
 
 /*
+ * Marks the held record of the last read watched: the companion first, so
+ * that it can never hold an older header than a holder's write after the
+ * mark. 1 when the record is watched.
+ */
+static int watch_record(rs_session_t *s)
+{
+    rs_record_t next = s->rec;
+    apr_size_t n;
+    const unsigned char *b = raw_state(s, &n);
+
+    if (s->rec.flags & RS_REC_WATCHED) {
+        return 1;
+    }
+    next.flags |= RS_REC_WATCHED;
+    return put_companion(s->conn, s->scratch, s->key, &next) == RS_STORE_OK
+        && write_rec(s, &next, b, n, ttl_of(&next)) == RS_OK;
+}
+
+/* The companion of the watched lock, as s->rec: 1 while it shows the lock
+ * held (renewed, or by a new holder), 0 when the record must be read. */
+static int companion_held(rs_session_t *s, apr_pool_t *p)
+{
+    const char *v;
+    apr_size_t n;
+    apr_uint64_t cas;
+    rs_record_t rec;
+
+    if (rs_store_get(s->conn, p, apr_pstrcat(p, s->key, RS_WATCH_SUFFIX,
+                                             NULL), &v, &n, &cas)
+        != RS_STORE_OK || rs_record_decode_head(v, n, &rec)
+        || rec.lock != RS_LOCK_HELD) {
+        return 0;
+    }
+    rec.head = s->rec.head;     /* of the raw bytes last read, still kept */
+    s->rec = rec;
+    s->fresh = 0;
+    return 1;
+}
+
+/*
+ * Sleeps until the held lock of the last read may have changed: a wake-up
+ * on this server, or the next back-off step. A big record is watched: its
+ * waiters read the small companion item instead, and read the record only
+ * when that shows the lock free, when the lock has been unchanged for the
+ * holder's lease (stale: to take it over), or after half a lease of
+ * silence (a holder's companion write lost).
+ */
+static void wait_for_change(rs_session_t *s, watch_t *w, apr_uint32_t seen,
+                            apr_interval_time_t *delay, apr_time_t deadline)
+{
+    int watched = s->raw_len >= RS_WATCH_MIN && watch_record(s);
+    apr_pool_t *p = NULL;
+
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        rs_slot_wait(s->slot, seen, *delay < left ? *delay : left);
+        *delay = *delay * 2 < RS_WAIT_MAX ? *delay * 2 : RS_WAIT_MAX;
+        if (!watched || rs_slot_seen(s->slot) != seen
+            || apr_time_now() >= deadline) {
+            break;
+        }
+        if (p) {
+            apr_pool_clear(p);
+        }
+        else {
+            apr_pool_create(&p, s->scratch);
+        }
+        if (!companion_held(s, p) || unchanged_for(s, w) >= holder_lease(s)
+            || mono_now() - w->read_at >= holder_lease(s) / 2) {
+            break;
+        }
+    }
+    if (p) {
+        apr_pool_destroy(p);
+    }
+}
+
+/*
  * Waits with back-off between reads of the store; a commit or release on
  * this server ends the wait at once (shared.h), one on another server is
  * seen at the next read.
@@ -415,7 +548,7 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
     apr_time_t deadline = apr_time_now()
                           + apr_time_from_sec(s->conf.lock_timeout);
     apr_interval_time_t delay = RS_BACKOFF_FIRST;
-    watch_t watch = { 0, 0 };
+    watch_t watch = { { 0 }, 0, 0, 0 };
     int conflicts = 0;
 
     while (conflicts < RS_CAS_TRIES) {
@@ -429,6 +562,7 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
         if (st != RS_OK) {
             return st;
         }
+        watch.read_at = mono_now();
         idle = unchanged_for(s, &watch);
         if (idle < 0 || idle >= holder_lease(s)) {
             st = try_take(s, p, kind, now, idle);
@@ -451,9 +585,7 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
             *waited = now;
             rs_metric_inc(RS_M_WAITING_WRITERS);
         }
-        rs_slot_wait(s->slot, seen, delay < deadline - now ? delay
-                                                           : deadline - now);
-        delay = delay * 2 < RS_WAIT_MAX ? delay * 2 : RS_WAIT_MAX;
+        wait_for_change(s, &watch, seen, &delay, deadline);
     }
     return too_many_conflicts(s);
 }
@@ -848,6 +980,7 @@ static rs_status_e change_owned(apr_pool_t *p, rs_conn *c, const char *key,
         apr_size_t len, n;
         apr_uint64_t cas;
         rs_record_t rec;
+        unsigned watched;
         rs_store_rc rc = rs_store_get(c, p, key, &raw, &len, &cas);
 
         if (rc == RS_STORE_MISS) {
@@ -860,15 +993,20 @@ static rs_status_e change_owned(apr_pool_t *p, rs_conn *c, const char *key,
             || memcmp(rec.owner, owner, RS_OWNER_LEN)) {
             return RS_LOST;
         }
+        watched = rec.flags & RS_REC_WATCHED;
         rec.renewed = apr_time_now();
         if (release) {
             rec.lock = RS_LOCK_FREE;
             rec.kind = RS_KIND_NONE;
+            rec.flags &= ~RS_REC_WATCHED;
             memset(rec.owner, 0, RS_OWNER_LEN);
         }
         buf = rs_record_pack(p, &rec, (const unsigned char *)raw
                              + rec.head, len - rec.head, &n);
         rc = rs_store_cas(c, key, buf, n, ttl_of(&rec), cas);
+        if (rc == RS_STORE_OK && watched) {
+            put_companion(c, p, key, &rec);   /* see tell_watchers */
+        }
         if (rc != RS_STORE_EXISTS) {
             if (rc == RS_STORE_OK && release) {
                 rs_slot_wake(rs_shared_slot(key), NULL);

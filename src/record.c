@@ -48,12 +48,8 @@ const char *rs_record_decode_head(const char *buf, apr_size_t len,
     return NULL;
 }
 
-char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
-                     const unsigned char *state, apr_size_t state_len,
-                     apr_size_t *len)
+void rs_record_head(const rs_record_t *rec, unsigned char *b)
 {
-    unsigned char *b = apr_palloc(p, RS_RECORD_HEAD + state_len);
-
     memcpy(b, magic, sizeof(magic));
     b[2] = 2;
     b[3] = (unsigned char)rec->lock;
@@ -63,6 +59,15 @@ char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
     put_be(b + 29, 4, rec->timeout);
     put_be(b + 33, 2, rec->lease > 0xFFFF ? 0xFFFF : rec->lease);
     b[35] = (unsigned char)rec->flags;
+}
+
+char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
+                     const unsigned char *state, apr_size_t state_len,
+                     apr_size_t *len)
+{
+    unsigned char *b = apr_palloc(p, RS_RECORD_HEAD + state_len);
+
+    rs_record_head(rec, b);
     memcpy(b + RS_RECORD_HEAD, state, state_len);
     *len = RS_RECORD_HEAD + state_len;
     return (char *)b;

@@ -46,6 +46,12 @@ typedef enum {
  * that ended so): a PUT that commits it may be that late one. */
 #define RS_REC_AFTER_UNCOMMITTED 0x02
 
+/* Writers wait on this held lock by reading the companion item (the
+ * record's key + ".w", holding a header) instead of the big record: each
+ * write that replaces a record so flagged rewrites that item too. Set by
+ * a waiter, cleared when the lock is freed. */
+#define RS_REC_WATCHED 0x04
+
 typedef struct {
     rs_lock_state_e lock;
     rs_lock_kind_e kind;
@@ -60,6 +66,9 @@ typedef struct {
 /* Reads the header of buf; NULL, or why it is not one of our records. */
 const char *rs_record_decode_head(const char *buf, apr_size_t len,
                                   rs_record_t *rec);
+
+/* Header rec (format 2) into b[0..RS_RECORD_HEAD). */
+void rs_record_head(const rs_record_t *rec, unsigned char *b);
 
 /* Header rec (format 2) followed by the encoded state bytes, in pool
  * memory. */

@@ -233,9 +233,10 @@ void rs_slot_leave(rs_slot *slot)
 
 #define WATCH_SECS 0xFFFFFFu
 
-apr_time_t rs_slot_seen_since(rs_slot *slot, apr_uint64_t cas, apr_time_t now)
+apr_time_t rs_slot_seen_since(rs_slot *slot, apr_uint64_t version,
+                              apr_time_t now)
 {
-    apr_uint64_t tag = cas & 0xFFFFFFFFFFull, w;
+    apr_uint64_t tag = version & 0xFFFFFFFFFFull, w;
     apr_uint32_t secs = (apr_uint32_t)apr_time_sec(now) & WATCH_SECS, age;
     if (!slot) {
         return now;

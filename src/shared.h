@@ -50,8 +50,9 @@ void rs_slot_uncommit(rs_slot *slot, const unsigned char *owner);
 void rs_shared_child_init(apr_pool_t *pchild);
 
 /* Since when (monotonic time) a waiter of this server first saw the held
- * version cas of the slot's session; now if none did. */
-apr_time_t rs_slot_seen_since(rs_slot *slot, apr_uint64_t cas,
+ * lock of the slot's session in this version (a hash of its header); now
+ * if none did. */
+apr_time_t rs_slot_seen_since(rs_slot *slot, apr_uint64_t version,
                               apr_time_t now);
 
 /* Counts a writer in; 0 (not counted) when most are in already. */

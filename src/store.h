@@ -14,7 +14,7 @@
 #include <httpd.h>
 
 #define RS_STORE_PROVIDER_GROUP   "remote_session_store"
-#define RS_STORE_PROVIDER_VERSION "0"
+#define RS_STORE_PROVIDER_VERSION "1"   /* "1": with set */
 #define RS_STORE_DEFAULT          "memcached"
 #define RS_STORE_ERRLEN           160
 
@@ -57,6 +57,9 @@ typedef struct rs_store_provider {
                        char *err);
     rs_store_rc (*touch)(void *handle, const char *key, apr_uint32_t ttl,
                          char *err);
+    /* Unconditional: for small items whose last writer wins. */
+    rs_store_rc (*set)(void *handle, const char *key, const char *val,
+                       apr_size_t len, apr_uint32_t ttl, char *err);
 } rs_store_provider;
 
 typedef struct rs_store rs_store;
@@ -97,7 +100,7 @@ const char *rs_conn_backend(const rs_conn *conn);
 /*
  * The operations, on a connection borrowed again if it was given back
  * (an error when none is free). A read, an add (its key is new) and a
- * touch are tried once more when the connection was lost: a pooled
+ * touch (and a set) are tried once more when the connection was lost: a pooled
  * connection to a server that restarted fails once, then reconnects. A
  * CAS write is not (it may have been applied).
  */
@@ -109,5 +112,7 @@ rs_store_rc rs_store_add(rs_conn *c, const char *key, const char *val,
 rs_store_rc rs_store_cas(rs_conn *c, const char *key, const char *val,
                          apr_size_t len, apr_uint32_t ttl, apr_uint64_t cas);
 rs_store_rc rs_store_touch(rs_conn *c, const char *key, apr_uint32_t ttl);
+rs_store_rc rs_store_set(rs_conn *c, const char *key, const char *val,
+                         apr_size_t len, apr_uint32_t ttl);
 
 #endif

@@ -195,7 +195,14 @@ static rs_store_rc mc_touch(void *handle, const char *key, apr_uint32_t ttl,
                                              expiration(ttl)), err);
 }
 
+static rs_store_rc mc_set(void *handle, const char *key, const char *val,
+                          apr_size_t len, apr_uint32_t ttl, char *err)
+{
+    return map_write(handle, memcached_set(handle, key, strlen(key), val, len,
+                                           expiration(ttl), 0), err);
+}
+
 const rs_store_provider rs_store_memcached = {
     "memcached", mc_check_spec, mc_create, mc_borrow, mc_give_back,
-    mc_open, mc_close, mc_get, mc_add, mc_cas, mc_touch
+    mc_open, mc_close, mc_get, mc_add, mc_cas, mc_touch, mc_set
 };

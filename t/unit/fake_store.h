@@ -12,7 +12,7 @@
 #include <apr_strings.h>
 #include "store.h"
 
-enum { OP_GET, OP_ADD, OP_CAS, OP_TOUCH, OP_COUNT };
+enum { OP_GET, OP_ADD, OP_CAS, OP_TOUCH, OP_SET, OP_COUNT };
 
 typedef struct {
     char key[80];
@@ -20,6 +20,7 @@ typedef struct {
     apr_size_t len;
     apr_uint64_t cas;
     apr_uint32_t ttl;
+    int gets;               /* reads that found it */
 } fake_item;
 
 typedef struct {
@@ -132,6 +133,7 @@ static rs_store_rc f_get(void *h, apr_pool_t *p, const char *key,
     if (!(it = fake_find(key))) {
         return RS_STORE_MISS;
     }
+    it->gets++;
     *val = apr_pmemdup(p, it->val, it->len);
     *len = it->len;
     *cas = it->cas;
@@ -188,9 +190,21 @@ static rs_store_rc f_touch(void *h, const char *key, apr_uint32_t ttl,
     return RS_STORE_OK;
 }
 
+static rs_store_rc f_set(void *h, const char *key, const char *val,
+                         apr_size_t len, apr_uint32_t ttl, char *err)
+{
+    rs_store_rc rc;
+    if (fake_scripted(OP_SET, &rc, err)) {
+        return rc;
+    }
+    fake_put(key, val, len);
+    fake_find(key)->ttl = ttl;
+    return RS_STORE_OK;
+}
+
 static const rs_store_provider fake_provider = {
     "fake", f_check, f_create, f_borrow, f_give_back, f_borrow, f_give_back,
-    f_get, f_add, f_cas, f_touch
+    f_get, f_add, f_cas, f_touch, f_set
 };
 
 #endif

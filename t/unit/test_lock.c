@@ -644,6 +644,117 @@ static void test_client_checks(void)
     conf.keys = NULL;
 }
 
+/* A plant whose state is about 20 KB: a record waiters watch. */
+static void plant_big(rs_lock_state_e lock, const char *owner, unsigned flags)
+{
+    char *x = apr_palloc(pool, 20002);
+    fake_item *it;
+    memset(x, 'y', 20002);
+    x[0] = x[20001] = '"';
+    plant(ID_A, lock, RS_KIND_ENDPOINT, owner, apr_time_now(),
+          apr_pstrmemdup(pool, x, 20002));
+    it = fake_find(rs_sid_store_key(pool, NULL, ID_A));
+    it->val[35] = (char)flags;
+}
+
+static fake_item *companion(void)
+{
+    return fake_find(apr_pstrcat(pool, rs_sid_store_key(pool, NULL, ID_A),
+                                 ".w", NULL));
+}
+
+/* The companion's header; lock 0xff when there is none. */
+static rs_record_t companion_rec(void)
+{
+    rs_record_t rec;
+    fake_item *it = companion();
+    memset(&rec, 0xff, sizeof(rec));
+    if (it) {
+        rs_record_decode_head(it->val, it->len, &rec);
+    }
+    return rec;
+}
+
+/*
+ * Writers waiting on a big held record read its small companion item, not
+ * the record (issue 15: a waiter read 1 MB up to 40 times a second), and
+ * every write that replaces a watched record rewrites the companion.
+ */
+static void test_watch(void)
+{
+    rs_session_t *s;
+    rs_conn *c = rs_store_borrow(store, pool);
+    const char *key = rs_sid_store_key(pool, NULL, ID_A);
+    fake_item *rec_item;
+
+    reset();
+    conf.lock_timeout = 1;
+    plant_big(RS_LOCK_HELD, OTHER, 0);
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_BUSY,
+          "a big record held by a live holder: busy after the lock timeout");
+    rec_item = fake_find(key);
+    CHECK(rec_of(ID_A).flags & RS_REC_WATCHED, "... the waiter marked it "
+          "watched");
+    CHECK(companion() && companion_rec().lock == RS_LOCK_HELD
+          && !memcmp(companion_rec().owner, OTHER, RS_OWNER_LEN),
+          "... and wrote its header to the companion item");
+    CHECK(rec_item->gets <= 3 && companion() && companion()->gets >= 5,
+          "... then read the companion (%d times), not the record (%d)",
+          companion() ? companion()->gets : 0, rec_item->gets);
+    CHECK(!memcmp(rec_of(ID_A).owner, OTHER, RS_OWNER_LEN)
+          && !strncmp(x_of(ID_A), "\"yyy", 4), "... the record's lock and "
+          "state unchanged");
+
+    /* the holder's writes tell the watchers */
+    CHECK(rs_lock_renew_owned(pool, c, key, (const unsigned char *)OTHER)
+          == RS_OK && companion_rec().renewed == rec_of(ID_A).renewed
+          && (rec_of(ID_A).flags & RS_REC_WATCHED),
+          "a renewal of a watched lock rewrites the companion");
+    CHECK(rs_lock_release_owned(pool, c, key, (const unsigned char *)OTHER)
+          == RS_OK && companion_rec().lock == RS_LOCK_FREE
+          && !(rec_of(ID_A).flags & RS_REC_WATCHED),
+          "a release: the companion shows it free, the mark is gone");
+
+    plant_big(RS_LOCK_HELD, OTHER, RS_REC_WATCHED);
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "1")) == RS_OK
+          && companion_rec().lock == RS_LOCK_FREE && !strcmp(x_of(ID_A), "1"),
+          "a PUT's commit of a watched lock: the companion shows it free");
+
+    plant_big(RS_LOCK_HELD, OTHER, 0);
+    fake_delete(apr_pstrcat(pool, key, ".w", NULL));
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "1")) == RS_OK
+          && !companion(), "an unwatched lock's commit writes no companion");
+
+    /* a small record is read whole: the same round trip */
+    reset();
+    conf.lock_timeout = 1;
+    plant(ID_A, RS_LOCK_HELD, RS_KIND_ENDPOINT, OTHER, apr_time_now(), "1");
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_BUSY && !companion()
+          && !(rec_of(ID_A).flags & RS_REC_WATCHED)
+          && fake_find(key)->gets > 5, "a small record is not watched (%d "
+          "reads of it)", fake_find(key)->gets);
+
+    /* a dead holder's watched lock is still taken over after its lease */
+    reset();
+    conf.lease = 1;
+    conf.lock_timeout = 3;
+    plant_big(RS_LOCK_HELD, OTHER, 0);
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK && logged("RS00025")
+          && !memcmp(rec_of(ID_A).owner, s->owner, RS_OWNER_LEN),
+          "a watched lock unchanged for its holder's lease: taken over");
+    CHECK((rec_of(ID_A).flags & RS_REC_WATCHED)
+          && companion_rec().lock == RS_LOCK_HELD
+          && !memcmp(companion_rec().owner, s->owner, RS_OWNER_LEN),
+          "... still watched, the companion naming the new holder");
+    rs_lock_release(s);
+    CHECK(companion_rec().lock == RS_LOCK_FREE, "... whose release tells "
+          "the watchers too");
+    rs_store_give_back(c);
+}
+
 static void test_lease_thread(void)
 {
     rs_session_t *s;
@@ -833,6 +944,7 @@ int main(void)
     test_put();
     test_client_checks();
     test_lease_thread();
+    test_watch();
     test_prefix();
     test_late_put();
     test_fresh();
