@@ -499,13 +499,25 @@ static int companion_held(rs_session_t *s, apr_pool_t *p)
     return 1;
 }
 
+/* Whether a watcher must read the record: the lock unchanged for the
+ * holder's lease (to take it over), or for half of it with the record not
+ * read meanwhile (a live holder renews every third of its lease: its
+ * companion write may have been lost). */
+static int stale_or_silent(const rs_session_t *s, watch_t *w)
+{
+    apr_interval_time_t quiet = unchanged_for(s, w);
+    return quiet >= holder_lease(s)
+        || (quiet >= holder_lease(s) / 2
+            && mono_now() - w->read_at >= holder_lease(s) / 2);
+}
+
 /*
  * Sleeps until the held lock of the last read may have changed: a wake-up
  * on this server, or the next back-off step. A big record is watched: its
  * waiters read the small companion item instead, and read the record only
  * when that shows the lock free, when the lock has been unchanged for the
  * holder's lease (stale: to take it over), or after half a lease of
- * silence (a holder's companion write lost).
+ * silence (stale_or_silent).
  */
 static void wait_for_change(rs_session_t *s, watch_t *w, apr_uint32_t seen,
                             apr_interval_time_t *delay, apr_time_t deadline)
@@ -527,8 +539,7 @@ static void wait_for_change(rs_session_t *s, watch_t *w, apr_uint32_t seen,
         else {
             apr_pool_create(&p, s->scratch);
         }
-        if (!companion_held(s, p) || unchanged_for(s, w) >= holder_lease(s)
-            || mono_now() - w->read_at >= holder_lease(s) / 2) {
+        if (!companion_held(s, p) || stale_or_silent(s, w)) {
             break;
         }
     }
