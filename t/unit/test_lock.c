@@ -752,6 +752,28 @@ static void test_watch(void)
     rs_lock_release(s);
     CHECK(companion_rec().lock == RS_LOCK_FREE, "... whose release tells "
           "the watchers too");
+
+    /* a held GET on a big record polls the companion, not the record */
+    reset();
+    plant_big(RS_LOCK_FREE, NULL, 0);
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK
+          && (rec_of(ID_A).flags & RS_REC_WATCHED)
+          && companion_rec().lock == RS_LOCK_HELD,
+          "a writeable GET takes a big record watched, its companion written");
+    rec_item = fake_find(key);
+    {
+        int before = rec_item->gets, i, ok = 1;
+        for (i = 0; i < 5; i++) {
+            ok &= rs_lock_poll(s) == RS_OK;
+        }
+        CHECK(ok && rec_item->gets == before,
+              "... its polls read the companion only (%d record reads)",
+              rec_item->gets - before);
+    }
+    CHECK(rs_lock_put(open_s(ID_A), state_x(ID_A, "2")) == RS_OK
+          && rs_lock_poll(s) == RS_COMMITTED,
+          "... and see a PUT's commit through it");
     rs_store_give_back(c);
 }
 
