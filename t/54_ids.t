@@ -18,7 +18,8 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(mc_get mc_delete need_workers
                 ID_RE dec_state encode_state
-                API_KEY READONLY_HEADER ENDPOINT hold_get new_session endpoint_cycle sid_of);
+                API_KEY READONLY_HEADER ENDPOINT hold_get new_session endpoint_cycle sid_of
+                wait_record LOCK_HELD);
 
 my $port = Apache::Test::vars('port');
 my @alphabet = ('a' .. 'z', '0' .. '5');
@@ -49,6 +50,11 @@ for my $i (1 .. 100) {
     my $h = hold_get(undef, port => $port, strict => 1, timeout => 30);
     record('writeable GET', $h, $h->{id});
     $h->abort;
+    # The server notices a vanished client at its next heartbeat but one
+    # (about 40 ms): without this wait the loop holds dozens of workers at
+    # once, and the worker reserve answers 503 when they near
+    # MaxRequestWorkers (seen once the loop outran the heartbeats).
+    wait_record($h->{id}, sub { $_[0]{lock} != LOCK_HELD }, 5) if $h->{id};
 }
 for my $i (1 .. 100) {
     my $r = $c->request('POST', ENDPOINT, key => API_KEY,
