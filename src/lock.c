@@ -426,15 +426,6 @@ static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
     /* taken over: the dead holder's waiters still wait */
     next.flags |= s->rec.flags & RS_REC_WATCHED;
     memcpy(next.owner, s->owner, RS_OWNER_LEN);
-    if (kind == RS_KIND_ENDPOINT && n >= RS_WATCH_MIN
-        && !(next.flags & RS_REC_WATCHED)) {
-        /* a held GET's polls read the companion (companion_unchanged) */
-        next.flags |= RS_REC_WATCHED;
-        if (put_companion(s->conn, s->scratch, s->key, &next)
-            != RS_STORE_OK) {
-            next.flags &= ~RS_REC_WATCHED;
-        }
-    }
     if ((st = write_rec(s, &next, b, n, ttl_of(&next))) != RS_OK) {
         return st;
     }
@@ -473,7 +464,7 @@ static rs_status_e too_many_waiters(rs_session_t *s)
  * that it can never hold an older header than a holder's write after the
  * mark. 1 when the record is watched.
  */
-static int watch_record(rs_session_t *s)
+static int mark_watched(rs_session_t *s)
 {
     rs_record_t next = s->rec;
     apr_size_t n;
@@ -531,7 +522,7 @@ static int stale_or_silent(const rs_session_t *s, watch_t *w)
 static void wait_for_change(rs_session_t *s, watch_t *w, apr_uint32_t seen,
                             apr_interval_time_t *delay, apr_time_t deadline)
 {
-    int watched = s->raw_len >= RS_WATCH_MIN && watch_record(s);
+    int watched = s->raw_len >= RS_WATCH_MIN && mark_watched(s);
     apr_pool_t *p = NULL;
 
     for (;;) {
@@ -708,6 +699,12 @@ rs_status_e rs_lock_poll(rs_session_t *s)
             s->held = s->rec.lock == RS_LOCK_COMMITTED;
             rs_slot_uncommit(s->slot, s->owner);
             return RS_COMMITTED;
+        }
+        if (s->rec.kind == RS_KIND_ENDPOINT && s->raw_len >= RS_WATCH_MIN
+            && !(s->rec.flags & RS_REC_WATCHED)) {
+            /* a held GET that outlived its first poll: the next ones read
+             * the companion (a quick PUT never pays for the mark) */
+            mark_watched(s);
         }
         st = renew_read(s);
         if (st != RS_RETRY) {

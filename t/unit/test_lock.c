@@ -758,9 +758,11 @@ static void test_watch(void)
     plant_big(RS_LOCK_FREE, NULL, 0);
     s = open_s(ID_A);
     CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK
-          && (rec_of(ID_A).flags & RS_REC_WATCHED)
+          && !(rec_of(ID_A).flags & RS_REC_WATCHED) && !companion(),
+          "a writeable GET takes a big record as it is");
+    CHECK(rs_lock_poll(s) == RS_OK && (rec_of(ID_A).flags & RS_REC_WATCHED)
           && companion_rec().lock == RS_LOCK_HELD,
-          "a writeable GET takes a big record watched, its companion written");
+          "... marks it watched at its first poll, its companion written");
     rec_item = fake_find(key);
     {
         int before = rec_item->gets, i, ok = 1;
