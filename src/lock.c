@@ -122,14 +122,14 @@ static rs_status_e decode_state(rs_session_t *s, apr_pool_t *p,
     return RS_OK;
 }
 
-/* The companion item of a watched record: next's header. */
+/* The companion item of a watched record: next's lock fields. */
 static rs_store_rc put_companion(rs_conn *c, apr_pool_t *p, const char *key,
                                  const rs_record_t *next)
 {
-    unsigned char head[RS_RECORD_HEAD];
-    rs_record_head(next, head);
+    unsigned char b[RS_WATCH_LEN];
+    rs_record_watch_pack(next, b);
     return rs_store_set(c, apr_pstrcat(p, key, RS_WATCH_SUFFIX, NULL),
-                        (const char *)head, sizeof(head), ttl_of(next));
+                        (const char *)b, sizeof(b), ttl_of(next));
 }
 
 /* After a write that replaced a watched record. Its waiters fall back to
@@ -461,7 +461,7 @@ static rs_status_e too_many_waiters(rs_session_t *s)
 
 /*
  * Marks the held record of the last read watched: the companion first, so
- * that it can never hold an older header than a holder's write after the
+ * that it can never hold older lock fields than a holder's write after the
  * mark. 1 when the record is watched.
  */
 static int mark_watched(rs_session_t *s)
@@ -485,15 +485,14 @@ static int companion_held(rs_session_t *s, apr_pool_t *p)
     const char *v;
     apr_size_t n;
     apr_uint64_t cas;
-    rs_record_t rec;
+    rs_record_t rec = s->rec;   /* timeout and head: of the last read */
 
     if (rs_store_get(s->conn, p, apr_pstrcat(p, s->key, RS_WATCH_SUFFIX,
                                              NULL), &v, &n, &cas)
-        != RS_STORE_OK || rs_record_decode_head(v, n, &rec)
+        != RS_STORE_OK || rs_record_watch_decode(v, n, &rec)
         || rec.lock != RS_LOCK_HELD) {
         return 0;
     }
-    rec.head = s->rec.head;     /* of the raw bytes last read, still kept */
     s->rec = rec;
     s->fresh = 0;
     return 1;
@@ -656,13 +655,13 @@ static rs_status_e still_ours(rs_session_t *s, rs_status_e st)
 
 /*
  * A held GET's lock on a watched record, while no renewal is due: the
- * companion still holds the header it wrote or read last, so nobody wrote
+ * companion still holds the lock fields it wrote or read last, so nobody wrote
  * the record since (a PUT, a takeover or an abandon rewrites both). Spares
  * a poll reading a big record ten times a second.
  */
 static int companion_unchanged(rs_session_t *s)
 {
-    unsigned char mine[RS_RECORD_HEAD];
+    unsigned char mine[RS_WATCH_LEN];
     const char *v;
     apr_size_t n;
     apr_uint64_t cas;
@@ -673,7 +672,7 @@ static int companion_unchanged(rs_session_t *s)
         || !ours(s) || apr_time_now() - s->renewed >= lease(s) / 3) {
         return 0;
     }
-    rs_record_head(&s->rec, mine);
+    rs_record_watch_pack(&s->rec, mine);
     apr_pool_create(&p, s->pool);
     same = rs_store_get(s->conn, p, apr_pstrcat(p, s->key, RS_WATCH_SUFFIX,
                                                 NULL), &v, &n, &cas)

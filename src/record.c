@@ -72,3 +72,30 @@ char *rs_record_pack(apr_pool_t *p, const rs_record_t *rec,
     *len = RS_RECORD_HEAD + state_len;
     return (char *)b;
 }
+
+void rs_record_watch_pack(const rs_record_t *rec, unsigned char *b)
+{
+    b[0] = (unsigned char)rec->lock;
+    b[1] = (unsigned char)rec->kind;
+    memcpy(b + 2, rec->owner, RS_OWNER_LEN);
+    put_be(b + 18, 8, (apr_uint64_t)rec->renewed);
+    put_be(b + 26, 2, rec->lease > 0xFFFF ? 0xFFFF : rec->lease);
+    b[28] = (unsigned char)rec->flags;
+}
+
+const char *rs_record_watch_decode(const char *buf, apr_size_t len,
+                                   rs_record_t *rec)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    if (len != RS_WATCH_LEN || b[0] > RS_LOCK_GONE
+        || b[1] > RS_KIND_EXCLUSIVE) {
+        return "not a companion item of this module";
+    }
+    rec->lock = b[0];
+    rec->kind = b[1];
+    memcpy(rec->owner, b + 2, RS_OWNER_LEN);
+    rec->renewed = (apr_time_t)get_be(b + 18, 8);
+    rec->lease = (apr_uint32_t)get_be(b + 26, 2);
+    rec->flags = b[28];
+    return NULL;
+}

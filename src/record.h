@@ -47,9 +47,10 @@ typedef enum {
 #define RS_REC_AFTER_UNCOMMITTED 0x02
 
 /* Writers wait on this held lock by reading the companion item (the
- * record's key + ".w", holding a header) instead of the big record: each
- * write that replaces a record so flagged rewrites that item too. Set by
- * a waiter, cleared when the lock is freed. */
+ * record's key + ".w", holding its lock fields: rs_record_watch_pack)
+ * instead of the big record: each write that replaces a record so flagged
+ * rewrites that item too. Set by a waiter or a held GET, cleared when the
+ * lock is freed. */
 #define RS_REC_WATCHED 0x04
 
 typedef struct {
@@ -66,6 +67,18 @@ typedef struct {
 /* Reads the header of buf; NULL, or why it is not one of our records. */
 const char *rs_record_decode_head(const char *buf, apr_size_t len,
                                   rs_record_t *rec);
+
+/*
+ * The companion item of a watched record: its lock fields alone (lock,
+ * kind, owner, renewed, lease, flags), RS_WATCH_LEN bytes, so that a
+ * watcher's check moves as few bytes as it can.
+ */
+#define RS_WATCH_LEN 29
+void rs_record_watch_pack(const rs_record_t *rec, unsigned char *b);
+/* Into rec's lock fields; its other fields are left as they are. NULL,
+ * or why buf is not a companion. */
+const char *rs_record_watch_decode(const char *buf, apr_size_t len,
+                                   rs_record_t *rec);
 
 /* Header rec (format 2) into b[0..RS_RECORD_HEAD). */
 void rs_record_head(const rs_record_t *rec, unsigned char *b);

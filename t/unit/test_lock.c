@@ -670,7 +670,7 @@ static rs_record_t companion_rec(void)
     fake_item *it = companion();
     memset(&rec, 0xff, sizeof(rec));
     if (it) {
-        rs_record_decode_head(it->val, it->len, &rec);
+        rs_record_watch_decode(it->val, it->len, &rec);
     }
     return rec;
 }
