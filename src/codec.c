@@ -104,7 +104,8 @@ static int read_len(reader_t *rd, apr_size_t *out, const char *field)
     return 1;
 }
 
-/* Bytes are copied so that the state outlives the input and is NUL-ended. */
+/* Bytes are copied so that the state outlives the input and is NUL-ended;
+ * a view (rs_state_view) points into the input instead. */
 static int read_bytes(reader_t *rd, const char **out, apr_size_t *len,
                       const char *field, int utf8)
 {

@@ -122,14 +122,35 @@ static rs_status_e decode_state(rs_session_t *s, apr_pool_t *p,
     return RS_OK;
 }
 
-/* The companion item of a watched record: next's lock fields. */
+/* The companion item of a watched record: next's lock fields, on the
+ * record's server (a second server would be a second way to fail). */
 static rs_store_rc put_companion(rs_conn *c, apr_pool_t *p, const char *key,
                                  const rs_record_t *next)
 {
     unsigned char b[RS_WATCH_LEN];
     rs_record_watch_pack(next, b);
-    return rs_store_set(c, apr_pstrcat(p, key, RS_WATCH_SUFFIX, NULL),
-                        (const char *)b, sizeof(b), ttl_of(next));
+    return rs_store_set_near(c, key, apr_pstrcat(p, key, RS_WATCH_SUFFIX,
+                                                 NULL),
+                             (const char *)b, sizeof(b), ttl_of(next));
+}
+
+/* The companion of the record under key: RS_STORE_OK and its bytes in
+ * b, or why not. */
+static rs_store_rc get_companion(rs_conn *c, apr_pool_t *p, const char *key,
+                                 unsigned char *b)
+{
+    const char *v;
+    apr_size_t n;
+    rs_store_rc rc = rs_store_get_near(c, p, key,
+                                       apr_pstrcat(p, key, RS_WATCH_SUFFIX,
+                                                   NULL), &v, &n);
+    if (rc == RS_STORE_OK && n != RS_WATCH_LEN) {
+        return RS_STORE_ERROR;
+    }
+    if (rc == RS_STORE_OK) {
+        memcpy(b, v, RS_WATCH_LEN);
+    }
+    return rc;
 }
 
 /* After a write that replaced a watched record. Its waiters fall back to
@@ -345,13 +366,20 @@ static apr_interval_time_t holder_lease(const rs_session_t *s)
     return apr_time_from_sec(s->rec.lease ? (int)s->rec.lease : s->conf.lease);
 }
 
-/* A held lock as a waiter saw it: its header (which every write of a
- * holder changes), since when, and when the record was last read. */
+/*
+ * A held lock as a waiter saw it in the record: its header (which every
+ * write of a holder changes) and since when; when the record was last
+ * read; and, for a watched record, the companion as last read and since
+ * when. Only reads of the record judge staleness: the companion may lag
+ * behind it (a lost companion write), and only says when to read.
+ */
 typedef struct {
     unsigned char head[RS_RECORD_HEAD];
     int have;
     apr_time_t since;
     apr_time_t read_at;
+    unsigned char comp[RS_WATCH_LEN];
+    apr_time_t comp_since;
 } watch_t;
 
 /* FNV-1a: the header's version for the shared watch. */
@@ -365,8 +393,8 @@ static apr_uint64_t version_of(const unsigned char *b, apr_size_t n)
 }
 
 /*
- * How long the held lock of the last read (or of the last companion
- * read) has been seen unchanged. A live holder rewrites it every third of
+ * How long the held lock of the last read of the record has been seen
+ * unchanged. A live holder rewrites it every third of
  * its lease, so one unchanged for its whole lease is stale, whatever this
  * server's lease setting and however far its clock is from the holder's
  * (the record's renewal time, a wall clock, is not used for this). A
@@ -478,45 +506,53 @@ static int mark_watched(rs_session_t *s)
         && write_rec(s, &next, b, n, ttl_of(&next)) == RS_OK;
 }
 
-/* The companion of the watched lock, as s->rec: 1 while it shows the lock
- * held (renewed, or by a new holder), 0 when the record must be read. */
-static int companion_held(rs_session_t *s, apr_pool_t *p)
+/*
+ * Reads the companion of the watched lock: 1 while it shows the lock held
+ * (renewed, or by a new holder), 0 when the record must be read. A
+ * companion gone (evicted, its server restarted) is written again from
+ * the record last read: at worst older than a holder's write since, which
+ * costs a read of the record after half a lease of silence.
+ */
+static int companion_held(rs_session_t *s, apr_pool_t *p, watch_t *w)
 {
-    const char *v;
-    apr_size_t n;
-    apr_uint64_t cas;
-    rs_record_t rec = s->rec;   /* timeout and head: of the last read */
+    unsigned char b[RS_WATCH_LEN];
+    rs_record_t rec;
+    rs_store_rc rc = get_companion(s->conn, p, s->key, b);
 
-    if (rs_store_get(s->conn, p, apr_pstrcat(p, s->key, RS_WATCH_SUFFIX,
-                                             NULL), &v, &n, &cas)
-        != RS_STORE_OK || rs_record_watch_decode(v, n, &rec)
+    if (rc == RS_STORE_MISS) {
+        put_companion(s->conn, p, s->key, &s->rec);
+        return 0;
+    }
+    if (rc != RS_STORE_OK || rs_record_watch_decode((const char *)b,
+                                                    sizeof(b), &rec)
         || rec.lock != RS_LOCK_HELD) {
         return 0;
     }
-    s->rec = rec;
-    s->fresh = 0;
+    if (memcmp(b, w->comp, sizeof(b))) {
+        memcpy(w->comp, b, sizeof(b));
+        w->comp_since = mono_now();
+    }
     return 1;
 }
 
-/* Whether a watcher must read the record: the lock unchanged for the
- * holder's lease (to take it over), or for half of it with the record not
- * read meanwhile (a live holder renews every third of its lease: its
- * companion write may have been lost). */
-static int stale_or_silent(const rs_session_t *s, watch_t *w)
+/* Whether a watcher must read the record: the lock unchanged there for
+ * the holder's lease (stale, if it still is: to take it over), or the
+ * companion silent for half of it with the record not read meanwhile (a
+ * live holder renews every third of its lease: its companion write may
+ * have been lost). */
+static int must_read(const rs_session_t *s, const watch_t *w)
 {
-    apr_interval_time_t quiet = unchanged_for(s, w);
-    return quiet >= holder_lease(s)
-        || (quiet >= holder_lease(s) / 2
-            && mono_now() - w->read_at >= holder_lease(s) / 2);
+    apr_time_t now = mono_now();
+    apr_interval_time_t half = holder_lease(s) / 2;
+    return now - w->since >= holder_lease(s)
+        || (now - w->comp_since >= half && now - w->read_at >= half);
 }
 
 /*
  * Sleeps until the held lock of the last read may have changed: a wake-up
  * on this server, or the next back-off step. A big record is watched: its
  * waiters read the small companion item instead, and read the record only
- * when that shows the lock free, when the lock has been unchanged for the
- * holder's lease (stale: to take it over), or after half a lease of
- * silence (stale_or_silent).
+ * when that shows the lock free or must_read says so.
  */
 static void wait_for_change(rs_session_t *s, watch_t *w, apr_uint32_t seen,
                             apr_interval_time_t *delay, apr_time_t deadline)
@@ -538,7 +574,7 @@ static void wait_for_change(rs_session_t *s, watch_t *w, apr_uint32_t seen,
         else {
             apr_pool_create(&p, s->scratch);
         }
-        if (!companion_held(s, p) || stale_or_silent(s, w)) {
+        if (!companion_held(s, p, w) || must_read(s, w)) {
             break;
         }
     }
@@ -558,7 +594,7 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
     apr_time_t deadline = apr_time_now()
                           + apr_time_from_sec(s->conf.lock_timeout);
     apr_interval_time_t delay = RS_BACKOFF_FIRST;
-    watch_t watch = { { 0 }, 0, 0, 0 };
+    watch_t watch = { { 0 }, 0, 0, 0, { 0 }, 0 };
     int conflicts = 0;
 
     while (conflicts < RS_CAS_TRIES) {
@@ -572,7 +608,7 @@ static rs_status_e acquire_loop(rs_session_t *s, apr_pool_t *p,
         if (st != RS_OK) {
             return st;
         }
-        watch.read_at = mono_now();
+        watch.read_at = watch.comp_since = mono_now();
         idle = unchanged_for(s, &watch);
         if (idle < 0 || idle >= holder_lease(s)) {
             st = try_take(s, p, kind, now, idle);
@@ -661,10 +697,7 @@ static rs_status_e still_ours(rs_session_t *s, rs_status_e st)
  */
 static int companion_unchanged(rs_session_t *s)
 {
-    unsigned char mine[RS_WATCH_LEN];
-    const char *v;
-    apr_size_t n;
-    apr_uint64_t cas;
+    unsigned char mine[RS_WATCH_LEN], b[RS_WATCH_LEN];
     apr_pool_t *p;
     int same;
 
@@ -674,9 +707,8 @@ static int companion_unchanged(rs_session_t *s)
     }
     rs_record_watch_pack(&s->rec, mine);
     apr_pool_create(&p, s->pool);
-    same = rs_store_get(s->conn, p, apr_pstrcat(p, s->key, RS_WATCH_SUFFIX,
-                                                NULL), &v, &n, &cas)
-           == RS_STORE_OK && n == sizeof(mine) && !memcmp(v, mine, n);
+    same = get_companion(s->conn, p, s->key, b) == RS_STORE_OK
+           && !memcmp(b, mine, sizeof(mine));
     apr_pool_destroy(p);
     return same;
 }
@@ -700,9 +732,11 @@ rs_status_e rs_lock_poll(rs_session_t *s)
             return RS_COMMITTED;
         }
         if (s->rec.kind == RS_KIND_ENDPOINT && s->raw_len >= RS_WATCH_MIN
-            && !(s->rec.flags & RS_REC_WATCHED)) {
+            && !(s->rec.flags & RS_REC_WATCHED)
+            && apr_time_now() - s->renewed < lease(s) / 3) {
             /* a held GET that outlived its first poll: the next ones read
-             * the companion (a quick PUT never pays for the mark) */
+             * the companion (a quick PUT never pays for the mark); not
+             * with a renewal due, which needs the CAS the mark changes */
             mark_watched(s);
         }
         st = renew_read(s);

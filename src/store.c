@@ -157,17 +157,36 @@ rs_store_rc rs_store_touch(rs_conn *c, const char *key, apr_uint32_t ttl)
     return rc;
 }
 
-rs_store_rc rs_store_set(rs_conn *c, const char *key, const char *val,
-                         apr_size_t len, apr_uint32_t ttl)
+rs_store_rc rs_store_set_near(rs_conn *c, const char *group, const char *key,
+                              const char *val, apr_size_t len,
+                              apr_uint32_t ttl)
 {
     rs_store_rc rc;
     if (!ready(c)) {
         return RS_STORE_ERROR;
     }
     c->busy = 1;
-    rc = PROV(c)->set(c->handle, key, val, len, ttl, c->error);
+    rc = PROV(c)->set_near(c->handle, group, key, val, len, ttl, c->error);
     if (rc == RS_STORE_LOST) {
-        rc = PROV(c)->set(c->handle, key, val, len, ttl, c->error);
+        rc = PROV(c)->set_near(c->handle, group, key, val, len, ttl,
+                               c->error);
+    }
+    c->busy = 0;
+    return rc;
+}
+
+rs_store_rc rs_store_get_near(rs_conn *c, apr_pool_t *p, const char *group,
+                              const char *key, const char **val,
+                              apr_size_t *len)
+{
+    rs_store_rc rc;
+    if (!ready(c)) {
+        return RS_STORE_ERROR;
+    }
+    c->busy = 1;
+    rc = PROV(c)->get_near(c->handle, p, group, key, val, len, c->error);
+    if (rc == RS_STORE_LOST) {
+        rc = PROV(c)->get_near(c->handle, p, group, key, val, len, c->error);
     }
     c->busy = 0;
     return rc;

@@ -14,7 +14,7 @@
 #include <httpd.h>
 
 #define RS_STORE_PROVIDER_GROUP   "remote_session_store"
-#define RS_STORE_PROVIDER_VERSION "1"   /* "1": with set */
+#define RS_STORE_PROVIDER_VERSION "1"   /* "1": with set_near, get_near */
 #define RS_STORE_DEFAULT          "memcached"
 #define RS_STORE_ERRLEN           160
 
@@ -57,9 +57,15 @@ typedef struct rs_store_provider {
                        char *err);
     rs_store_rc (*touch)(void *handle, const char *key, apr_uint32_t ttl,
                          char *err);
-    /* Unconditional: for small items whose last writer wins. */
-    rs_store_rc (*set)(void *handle, const char *key, const char *val,
-                       apr_size_t len, apr_uint32_t ttl, char *err);
+    /* For a small item kept beside another (a watched record's companion):
+     * on the server that holds the item named group. An unconditional
+     * write, and a read of the value alone. */
+    rs_store_rc (*set_near)(void *handle, const char *group, const char *key,
+                            const char *val, apr_size_t len, apr_uint32_t ttl,
+                            char *err);
+    rs_store_rc (*get_near)(void *handle, apr_pool_t *p, const char *group,
+                            const char *key, const char **val,
+                            apr_size_t *len, char *err);
 } rs_store_provider;
 
 typedef struct rs_store rs_store;
@@ -100,7 +106,7 @@ const char *rs_conn_backend(const rs_conn *conn);
 /*
  * The operations, on a connection borrowed again if it was given back
  * (an error when none is free). A read, an add (its key is new) and a
- * touch (and a set) are tried once more when the connection was lost: a pooled
+ * touch (and the near ones) are tried once more when the connection was lost: a pooled
  * connection to a server that restarted fails once, then reconnects. A
  * CAS write is not (it may have been applied).
  */
@@ -112,7 +118,11 @@ rs_store_rc rs_store_add(rs_conn *c, const char *key, const char *val,
 rs_store_rc rs_store_cas(rs_conn *c, const char *key, const char *val,
                          apr_size_t len, apr_uint32_t ttl, apr_uint64_t cas);
 rs_store_rc rs_store_touch(rs_conn *c, const char *key, apr_uint32_t ttl);
-rs_store_rc rs_store_set(rs_conn *c, const char *key, const char *val,
-                         apr_size_t len, apr_uint32_t ttl);
+rs_store_rc rs_store_set_near(rs_conn *c, const char *group, const char *key,
+                              const char *val, apr_size_t len,
+                              apr_uint32_t ttl);
+rs_store_rc rs_store_get_near(rs_conn *c, apr_pool_t *p, const char *group,
+                              const char *key, const char **val,
+                              apr_size_t *len);
 
 #endif

@@ -127,22 +127,26 @@ static rs_store_rc fail(memcached_st *mc, memcached_return_t rc, char *err)
     }
 }
 
-static rs_store_rc mc_get(void *handle, apr_pool_t *p, const char *key,
-                          const char **val, apr_size_t *len,
-                          apr_uint64_t *cas, char *err)
+/* One item, on the server of group's item (group == key: its own). */
+static rs_store_rc fetch_one(memcached_st *mc, apr_pool_t *p,
+                             const char *group, const char *key,
+                             const char **val, apr_size_t *len,
+                             apr_uint64_t *cas, char *err)
 {
     const char *keys[1] = { key };
     size_t lens[1] = { strlen(key) };
     memcached_result_st res, *got;
-    memcached_return_t rc = memcached_mget(handle, keys, lens, 1);
+    memcached_return_t rc = group == key
+        ? memcached_mget(mc, keys, lens, 1)
+        : memcached_mget_by_key(mc, group, strlen(group), keys, lens, 1);
     rs_store_rc out = RS_STORE_MISS;
 
     if (rc != MEMCACHED_SUCCESS) {
-        return fail(handle, rc, err);
+        return fail(mc, rc, err);
     }
-    memcached_result_create(handle, &res);
+    memcached_result_create(mc, &res);
     /* Read to the end so the connection is clean for the next command. */
-    while ((got = memcached_fetch_result(handle, &res, &rc))) {
+    while ((got = memcached_fetch_result(mc, &res, &rc))) {
         *len = memcached_result_length(got);
         *val = apr_pmemdup(p, memcached_result_value(got), *len);
         *cas = memcached_result_cas(got);
@@ -151,9 +155,24 @@ static rs_store_rc mc_get(void *handle, apr_pool_t *p, const char *key,
     memcached_result_free(&res);
     if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND
         && rc != MEMCACHED_SUCCESS) {
-        return fail(handle, rc, err);
+        return fail(mc, rc, err);
     }
     return out;
+}
+
+static rs_store_rc mc_get(void *handle, apr_pool_t *p, const char *key,
+                          const char **val, apr_size_t *len,
+                          apr_uint64_t *cas, char *err)
+{
+    return fetch_one(handle, p, key, key, val, len, cas, err);
+}
+
+static rs_store_rc mc_get_near(void *handle, apr_pool_t *p,
+                               const char *group, const char *key,
+                               const char **val, apr_size_t *len, char *err)
+{
+    apr_uint64_t cas;
+    return fetch_one(handle, p, group, key, val, len, &cas, err);
 }
 
 static rs_store_rc map_write(memcached_st *mc, memcached_return_t rc,
@@ -195,14 +214,18 @@ static rs_store_rc mc_touch(void *handle, const char *key, apr_uint32_t ttl,
                                              expiration(ttl)), err);
 }
 
-static rs_store_rc mc_set(void *handle, const char *key, const char *val,
-                          apr_size_t len, apr_uint32_t ttl, char *err)
+static rs_store_rc mc_set_near(void *handle, const char *group,
+                               const char *key, const char *val,
+                               apr_size_t len, apr_uint32_t ttl, char *err)
 {
-    return map_write(handle, memcached_set(handle, key, strlen(key), val, len,
-                                           expiration(ttl), 0), err);
+    return map_write(handle, memcached_set_by_key(handle, group,
+                                                  strlen(group), key,
+                                                  strlen(key), val, len,
+                                                  expiration(ttl), 0), err);
 }
 
 const rs_store_provider rs_store_memcached = {
     "memcached", mc_check_spec, mc_create, mc_borrow, mc_give_back,
-    mc_open, mc_close, mc_get, mc_add, mc_cas, mc_touch, mc_set
+    mc_open, mc_close, mc_get, mc_add, mc_cas, mc_touch, mc_set_near,
+    mc_get_near
 };

@@ -190,8 +190,9 @@ static rs_store_rc f_touch(void *h, const char *key, apr_uint32_t ttl,
     return RS_STORE_OK;
 }
 
-static rs_store_rc f_set(void *h, const char *key, const char *val,
-                         apr_size_t len, apr_uint32_t ttl, char *err)
+static rs_store_rc f_set(void *h, const char *group, const char *key,
+                         const char *val, apr_size_t len, apr_uint32_t ttl,
+                         char *err)
 {
     rs_store_rc rc;
     if (fake_scripted(OP_SET, &rc, err)) {
@@ -202,9 +203,17 @@ static rs_store_rc f_set(void *h, const char *key, const char *val,
     return RS_STORE_OK;
 }
 
+static rs_store_rc f_get_near(void *h, apr_pool_t *p, const char *group,
+                              const char *key, const char **val,
+                              apr_size_t *len, char *err)
+{
+    apr_uint64_t cas;
+    return f_get(h, p, key, val, len, &cas, err);
+}
+
 static const rs_store_provider fake_provider = {
     "fake", f_check, f_create, f_borrow, f_give_back, f_borrow, f_give_back,
-    f_get, f_add, f_cas, f_touch, f_set
+    f_get, f_add, f_cas, f_touch, f_set, f_get_near
 };
 
 #endif

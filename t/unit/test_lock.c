@@ -753,6 +753,38 @@ static void test_watch(void)
     CHECK(companion_rec().lock == RS_LOCK_FREE, "... whose release tells "
           "the watchers too");
 
+    /* a companion older than the record (its holder died between its two
+     * writes) delays nobody's takeover of the dead holder's lock: only
+     * reads of the record judge staleness (found by review) */
+    reset();
+    conf.lease = 1;
+    conf.lock_timeout = 3;
+    plant_big(RS_LOCK_HELD, OTHER, RS_REC_WATCHED);
+    {
+        rs_record_t old = rec_of(ID_A);
+        unsigned char b[RS_WATCH_LEN];
+        old.renewed -= apr_time_from_msec(300);
+        rs_record_watch_pack(&old, b);
+        fake_put(apr_pstrcat(pool, key, ".w", NULL), (const char *)b,
+                 sizeof(b));
+    }
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK && logged("RS00025"),
+          "a dead holder's lock whose companion lags the record: taken over "
+          "after its lease");
+
+    /* an evicted companion is written again by a waiter */
+    reset();
+    conf.lock_timeout = 1;
+    plant_big(RS_LOCK_HELD, OTHER, RS_REC_WATCHED);
+    s = open_s(ID_A);
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_BUSY && companion()
+          && companion_rec().lock == RS_LOCK_HELD
+          && fake_find(key)->gets <= 3,
+          "a watched record without its companion: the waiter writes it "
+          "again and watches it (%d reads of the record)",
+          fake_find(key)->gets);
+
     /* a held GET on a big record polls the companion, not the record */
     reset();
     plant_big(RS_LOCK_FREE, NULL, 0);
