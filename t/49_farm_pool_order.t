@@ -4,6 +4,8 @@
 # httpd of our own listing them in opposite orders; sessions written
 # through one are read, the same, through the other. With libmemcached's
 # default (modula) about half of them landed on another server there.
+# A watched lock's companion item ("<key>.w", docs/DESIGN.md) lives on its
+# record's server, not wherever its own key would hash.
 use strict;
 use warnings;
 
@@ -13,6 +15,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use RS::Test qw(:all);
 use IO::Socket::INET ();
+use Time::HiRes ();
 
 sub items_on {
     my $port = shift;
@@ -27,7 +30,7 @@ sub items_on {
 }
 
 need_workers(1);
-plan tests => 3;
+plan tests => 5;
 
 my @mc = map { start_memcached() } 1 .. 2;
 my @list = map { "--SERVER=127.0.0.1:$_->{port}" } @mc;
@@ -56,5 +59,33 @@ is(scalar @lost, 0, 'the other server, its list in another order, reads '
 my @items = map { items_on($_->{port}) } @mc;
 ok($items[0] > 0 && $items[1] > 0,
    "both memcached hold sessions ($items[0] and $items[1])");
+
+# held GETs on big sessions mark them watched at their first poll
+my $big = '"' . ('y' x 20_000) . '"';
+my @held;
+for my $i (1 .. 12) {
+    my $id = new_session(port => $a->{port}, items => { big => $big });
+    my $g = open_stream($id, port => $a->{port});
+    push @held, [ $id, $g, $g->state(10) ];
+}
+Time::HiRes::sleep(0.4);
+my (@apart, $watched);
+for my $h (@held) {
+    my $key = store_key($h->[0]);
+    my @rec = grep { defined mc_get($key, $_->{port}) } @mc;
+    my @comp = grep { defined mc_get("$key.w", $_->{port}) } @mc;
+    $watched++ if @comp;
+    push @apart, $h->[0]
+        unless @rec == 1 && @comp == 1 && $rec[0] == $comp[0];
+}
+is($watched, scalar @held, 'each held big session has its companion item');
+is(scalar @apart, 0, "each companion is on its record's memcached")
+    or diag("apart: @apart");
+for my $h (@held) {
+    put_state($h->[0], { %{ $h->[2] || {} } }, port => $a->{port});
+    $h->[1]->finish(5);
+    $h->[1]->close;
+}
+
 stop_httpd($_) for $a, $b;
 stop_memcached($_) for @mc;
