@@ -10,7 +10,9 @@
  * (canonical() below, an independent walk of the accepted input); when the
  * input was minimal already, that is the input itself. Decoding the
  * re-encoding must then give the same fields, encoded_len must match, and a
- * deep copy must encode the same.
+ * deep copy must encode the same. rs_state_view (the PUT body's decoder,
+ * pointing into the input) must accept exactly what rs_state_decode does,
+ * and encode the same.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -126,8 +128,8 @@ static int same_state(const rs_state_t *a, const rs_state_t *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p;
-    rs_state_t *st = NULL, *back = NULL;
-    const char *err;
+    rs_state_t *st = NULL, *back = NULL, *view = NULL;
+    const char *err, *verr;
     unsigned char *enc, *enc2;
     uint8_t *canon;
     apr_size_t len, len2;
@@ -135,6 +137,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     apr_pool_create(&p, root);
     err = rs_state_decode(p, data, size, MAX_SIZE, &st);
+    verr = rs_state_view(p, data, size, MAX_SIZE, &view);
+    if (!err != !verr)
+        abort();                /* the view decides otherwise */
     if (err) {
         if (!*err)
             abort();            /* a refusal must say why */
@@ -160,6 +165,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enc2 = rs_state_encode(p, rs_state_copy(p, st), &len2);
     if (len2 != len || memcmp(enc, enc2, len))
         abort();
+    enc2 = rs_state_encode(p, view, &len2);
+    if (len2 != len || memcmp(enc, enc2, len))
+        abort();                /* the view holds other fields */
 
     apr_pool_destroy(p);
     return 0;
