@@ -118,6 +118,37 @@ static apr_status_t send_state(request_rec *r, const rs_state_t *st,
     return send_bytes(r, brigade(r), b, n);
 }
 
+/*
+ * A writer's state: as the lock took it, sent as stored (take_raw in
+ * lock.c: nothing in it the client may not see) with its flags set in
+ * place, or encoded from s->state.
+ */
+static apr_status_t send_writer_state(request_rec *r, rs_session_t *s,
+                                      int is_new, int newline)
+{
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+
+    if (s->state) {
+        return send_state(r, s->state, is_new, 0, newline);
+    }
+    memset(s->taken + s->taken_flags, 0, 3);  /* new, abandoned, read-only */
+    bb = brigade(r);
+    /* a pool bucket: the next read of the store clears scratch, and the
+     * bucket then keeps a copy */
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create((const char *)s->taken,
+                            s->taken_len, s->scratch, ba));
+    if (newline) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create("\n", 1, ba));
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv != APR_SUCCESS ? rv : r->connection->aborted ? APR_ECONNABORTED
+                                                          : APR_SUCCESS;
+}
+
 /* Stops mod_deflate and friends from holding back a streamed answer. */
 static void stream_response(request_rec *r)
 {
@@ -224,8 +255,9 @@ static void lock_gone(request_rec *r, const rs_session_t *s)
  * year, and a hold keeps a worker). */
 static apr_time_t hold_end(request_rec *r, const rs_session_t *s)
 {
-    apr_time_t session = apr_time_from_sec((apr_time_t)s->state->timeout
-                                           * 60);
+    apr_time_t session = apr_time_from_sec((apr_time_t)(s->state
+                                           ? s->state->timeout
+                                           : s->rec.timeout) * 60);
     apr_time_t most = apr_time_from_sec(rs_hold_timeout(rs_sconf(r->server)));
     return apr_time_now() + (session < most ? session : most);
 }
@@ -336,7 +368,7 @@ static int writeable_get(request_rec *r, rs_session_t *s)
         return status;
     }
     stream_response(r);
-    if (send_state(r, s->state, is_new, 0, 1) == APR_SUCCESS) {
+    if (send_writer_state(r, s, is_new, 1) == APR_SUCCESS) {
         rs_metric_inc(RS_M_HELD_GETS);
         hold_until_commit(r, s);
         rs_metric_add(RS_M_HELD_GETS, -1);
@@ -529,7 +561,7 @@ static int post(request_rec *r, rs_session_t *s)
         return status;
     }
     stream_response(r);
-    if (send_state(r, s->state, is_new, 0, 0) != APR_SUCCESS) {
+    if (send_writer_state(r, s, is_new, 0) != APR_SUCCESS) {
         return OK;
     }
     msg = post_commit(r, s);
@@ -565,6 +597,8 @@ static int answer(request_rec *r, rs_server_conf *c)
     s = rs_lock_open(r->pool, rs_log_request(r), rs_lock_conf_of(r, c), conn,
                      id);
     s->client = 1;
+    /* what the client may see is what is stored: sent as it is */
+    s->keep_raw = !c->apache_keys;
     if (r->method_number == M_PUT) {
         return put(r, s);
     }

@@ -425,11 +425,31 @@ static apr_interval_time_t unchanged_for(const rs_session_t *s, watch_t *w)
     return now - w->since;
 }
 
+/* For a caller that sends the state as stored (keep_raw): the bytes of
+ * the last read, checked; 0 when they must be decoded instead. */
+static int take_raw(rs_session_t *s, apr_pool_t *p)
+{
+    apr_size_t n;
+    const unsigned char *b = raw_state(s, &n);
+    rs_scan_t scan;
+
+    if (!s->keep_raw || rs_state_scan(p, b, n, &scan) || scan.empty_values
+        || scan.unknown) {
+        return 0;
+    }
+    s->state = NULL;
+    s->taken = (unsigned char *)b;
+    s->taken_len = n;
+    s->taken_flags = scan.flags_at;
+    return 1;
+}
+
 /*
- * The state is decoded before the take, so that a record that does not
- * decode is never written; into p, cleared on each try, so that CAS
- * conflicts do not pile up copies in the request pool. idle: how long a
- * stale lock was seen unchanged (a takeover), or -1.
+ * The state is checked before the take, so that a record that does not
+ * decode is never written: decoded into p, cleared on each try, so that
+ * CAS conflicts do not pile up copies in the request pool, or only
+ * scanned (take_raw). idle: how long a stale lock was seen unchanged (a
+ * takeover), or -1.
  */
 static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
                             rs_lock_kind_e kind, apr_time_t now,
@@ -441,7 +461,7 @@ static rs_status_e try_take(rs_session_t *s, apr_pool_t *p,
     rs_status_e st;
 
     apr_pool_clear(p);
-    if ((st = decode_state(s, p, &s->state)) != RS_OK) {
+    if (!take_raw(s, p) && (st = decode_state(s, p, &s->state)) != RS_OK) {
         return st;
     }
     next.lock = RS_LOCK_HELD;

@@ -50,6 +50,14 @@ typedef struct {
                                    checked against the key registry and
                                    merged with the state they replace */
     const char *refused;        /* why a commit was RS_REFUSED */
+    int keep_raw;               /* set by a caller that sends the state as
+                                   stored: a take then checks it without
+                                   decoding it, when it has no zero-length
+                                   value and no unknown key, and leaves
+                                   s->state NULL and its bytes in taken */
+    unsigned char *taken;       /* in scratch, until the next read */
+    apr_size_t taken_len;
+    apr_size_t taken_flags;     /* offset of its three flags */
     int unstored;               /* a new session not in the store yet */
 } rs_session_t;
 

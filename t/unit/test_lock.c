@@ -644,6 +644,51 @@ static void test_client_checks(void)
     conf.keys = NULL;
 }
 
+/* A take for a caller that sends the state as stored (the endpoint):
+ * checked, not decoded (issue 15: a 1 MB writeable GET decoded and
+ * encoded again what it then sent). */
+static void test_take_raw(void)
+{
+    rs_session_t *s;
+    fake_item *it;
+
+    reset();
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "\"v\"");
+    s = open_s(ID_A);
+    s->keep_raw = 1;
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK && !s->state
+          && s->taken, "a raw take leaves the state undecoded");
+    it = fake_find(rs_sid_store_key(pool, NULL, ID_A));
+    CHECK(s->taken && s->taken_len == it->len - RS_RECORD_HEAD
+          && !memcmp(s->taken, it->val + RS_RECORD_HEAD, s->taken_len)
+          && s->taken_flags == 2 + strlen(ID_A),
+          "... its bytes the stored state's, the flags after the ID");
+    rs_lock_release(s);
+
+    plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "");
+    s = open_s(ID_A);
+    s->keep_raw = 1;
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_OK && s->state,
+          "a stored zero-length value (hidden from the client): decoded");
+    rs_lock_release(s);
+
+    fake_put(rs_sid_store_key(pool, NULL, ID_A), "RS\x02\x00", 4);
+    it = fake_find(rs_sid_store_key(pool, NULL, ID_A));
+    {
+        rs_record_t rec = { RS_LOCK_FREE, RS_KIND_NONE, { 0 }, apr_time_now(),
+                            20, 10, 0, RS_RECORD_HEAD };
+        apr_size_t len;
+        char *buf = rs_record_pack(pool, &rec, (const unsigned char *)"\x01\x05",
+                                   2, &len);
+        fake_put(it->key, buf, len);
+    }
+    s = open_s(ID_A);
+    s->keep_raw = 1;
+    CHECK(rs_lock_acquire(s, RS_KIND_ENDPOINT) == RS_CORRUPT
+          && rec_of(ID_A).lock == RS_LOCK_FREE,
+          "a state that does not check: corrupt, not taken");
+}
+
 /* A plant whose state is about 20 KB: a record waiters watch. */
 static void plant_big(rs_lock_state_e lock, const char *owner, unsigned flags)
 {
@@ -1000,6 +1045,7 @@ int main(void)
     test_put();
     test_client_checks();
     test_lease_thread();
+    test_take_raw();
     test_watch();
     test_prefix();
     test_late_put();

@@ -4,6 +4,7 @@
  * at small and at large sizes (20,000 keys: the merge runs inside the CAS
  * loop; its time is a figure for make bench, its result is checked here).
  */
+#include <stdlib.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "unit.h"
