@@ -94,14 +94,28 @@ static void give_back_all(void)
 
 /* A request that kept its lock too long loses it, so that one slow (or
  * slowly fed) request cannot keep a session's writers waiting. */
+/* A watched lock's companion not rewritten: waiters elsewhere see the
+ * change later (lock.c, tell_watchers). */
+static void untold(const entry_t *e, rs_conn *c)
+{
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, lease.server, RSLOG(00067)
+                 "%s: set of the lock's companion item failed: %s; writers "
+                 "waiting on other servers see the change within half a "
+                 "lease", e->key, rs_conn_error(c));
+}
+
 static void release(apr_pool_t *p, const entry_t *e)
 {
     rs_conn *c = conn_for(e->store);
-    if (rs_lock_release_owned(p, c, e->key, e->owner) == RS_OK) {
+    int quiet = 0;
+    if (rs_lock_release_owned(p, c, e->key, e->owner, &quiet) == RS_OK) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, lease.server, RSLOG(00053)
                      "%s: a SessionRequire On request held the lock for %d s "
                      "(RemoteSessionRequireHold): freed; its update will be "
                      "refused", e->key, e->hold);
+    }
+    if (quiet) {
+        untold(e, c);
     }
 }
 
@@ -109,12 +123,16 @@ static void renew(apr_pool_t *p, const entry_t *e)
 {
     rs_conn *c;
     rs_status_e st;
+    int quiet = 0;
     if (apr_time_now() >= e->until) {
         release(p, e);
         return;
     }
     c = conn_for(e->store);
-    st = rs_lock_renew_owned(p, c, e->key, e->owner);
+    st = rs_lock_renew_owned(p, c, e->key, e->owner, &quiet);
+    if (quiet) {
+        untold(e, c);
+    }
     if (st == RS_LOST) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, lease.server, RSLOG(00050)
                      "%s: lease not renewed: lock no longer held", e->key);

@@ -1073,7 +1073,8 @@ rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st)
  * request (the lease thread). RS_LOST when it is no longer that owner's.
  */
 static rs_status_e change_owned(apr_pool_t *p, rs_conn *c, const char *key,
-                                const unsigned char *owner, int release)
+                                const unsigned char *owner, int release,
+                                int *untold)
 {
     int i;
     for (i = 0; i < RS_CAS_TRIES; i++) {
@@ -1105,8 +1106,9 @@ static rs_status_e change_owned(apr_pool_t *p, rs_conn *c, const char *key,
         buf = rs_record_pack(p, &rec, (const unsigned char *)raw
                              + rec.head, len - rec.head, &n);
         rc = rs_store_cas(c, key, buf, n, ttl_of(&rec), cas);
-        if (rc == RS_STORE_OK && watched) {
-            put_companion(c, p, key, &rec);   /* see tell_watchers */
+        if (rc == RS_STORE_OK && watched
+            && put_companion(c, p, key, &rec) != RS_STORE_OK && untold) {
+            *untold = 1;                        /* see tell_watchers */
         }
         if (rc != RS_STORE_EXISTS) {
             if (rc == RS_STORE_OK && release) {
@@ -1120,13 +1122,13 @@ static rs_status_e change_owned(apr_pool_t *p, rs_conn *c, const char *key,
 }
 
 rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
-                                const unsigned char *owner)
+                                const unsigned char *owner, int *untold)
 {
-    return change_owned(p, c, key, owner, 0);
+    return change_owned(p, c, key, owner, 0, untold);
 }
 
 rs_status_e rs_lock_release_owned(apr_pool_t *p, rs_conn *c, const char *key,
-                                  const unsigned char *owner)
+                                  const unsigned char *owner, int *untold)
 {
-    return change_owned(p, c, key, owner, 1);
+    return change_owned(p, c, key, owner, 1, untold);
 }

@@ -123,14 +123,16 @@ rs_status_e rs_lock_release(rs_session_t *s);
 rs_status_e rs_lock_put(rs_session_t *s, const rs_state_t *st);
 
 
-/* Renews owner's lock under key, outside a request (see lease.h). */
+/* Renews owner's lock under key, outside a request (see lease.h). When
+ * untold is given, it is set when a watched lock's companion could not be
+ * rewritten (the caller logs RS00067). */
 rs_status_e rs_lock_renew_owned(apr_pool_t *p, rs_conn *c, const char *key,
-                                const unsigned char *owner);
+                                const unsigned char *owner, int *untold);
 
 /* Frees owner's lock under key, outside a request: a holder that kept it
- * past RemoteSessionRequireHold. */
+ * past RemoteSessionRequireHold. untold: as for rs_lock_renew_owned. */
 rs_status_e rs_lock_release_owned(apr_pool_t *p, rs_conn *c, const char *key,
-                                  const unsigned char *owner);
+                                  const unsigned char *owner, int *untold);
 
 
 #endif

@@ -105,10 +105,10 @@ const char *rs_conn_backend(const rs_conn *conn);
 
 /*
  * The operations, on a connection borrowed again if it was given back
- * (an error when none is free). A read, an add (its key is new) and a
- * touch (and the near ones) are tried once more when the connection was lost: a pooled
- * connection to a server that restarted fails once, then reconnects. A
- * CAS write is not (it may have been applied).
+ * (an error when none is free). A read, an add (its key is new), a
+ * touch and the near ones are tried once more when the connection was
+ * lost: a pooled connection to a server that restarted fails once, then
+ * reconnects. A CAS write is not (it may have been applied).
  */
 rs_store_rc rs_store_get(rs_conn *c, apr_pool_t *p, const char *key,
                          const char **val, apr_size_t *len,

@@ -678,8 +678,9 @@ static void test_take_raw(void)
         rs_record_t rec = { RS_LOCK_FREE, RS_KIND_NONE, { 0 }, apr_time_now(),
                             20, 10, 0, RS_RECORD_HEAD };
         apr_size_t len;
-        char *buf = rs_record_pack(pool, &rec, (const unsigned char *)"\x01\x05",
-                                   2, &len);
+        char *buf = rs_record_pack(pool, &rec,
+                                   (const unsigned char *)"\x01\x05", 2,
+                                   &len);
         fake_put(it->key, buf, len);
     }
     s = open_s(ID_A);
@@ -752,11 +753,20 @@ static void test_watch(void)
           "state unchanged");
 
     /* the holder's writes tell the watchers */
-    CHECK(rs_lock_renew_owned(pool, c, key, (const unsigned char *)OTHER)
+    CHECK(rs_lock_renew_owned(pool, c, key, (const unsigned char *)OTHER,
+                              NULL)
           == RS_OK && companion_rec().renewed == rec_of(ID_A).renewed
           && (rec_of(ID_A).flags & RS_REC_WATCHED),
           "a renewal of a watched lock rewrites the companion");
-    CHECK(rs_lock_release_owned(pool, c, key, (const unsigned char *)OTHER)
+    {
+        int untold = 0;
+        fake_script(OP_SET, 1, RS_STORE_ERROR);
+        CHECK(rs_lock_renew_owned(pool, c, key, (const unsigned char *)OTHER,
+                                  &untold) == RS_OK && untold,
+              "... and says so when it cannot (the lease thread logs it)");
+    }
+    CHECK(rs_lock_release_owned(pool, c, key, (const unsigned char *)OTHER,
+                                NULL)
           == RS_OK && companion_rec().lock == RS_LOCK_FREE
           && !(rec_of(ID_A).flags & RS_REC_WATCHED),
           "a release: the companion shows it free, the mark is gone");
@@ -866,19 +876,19 @@ static void test_lease_thread(void)
     plant(ID_A, RS_LOCK_FREE, RS_KIND_NONE, NULL, apr_time_now(), "1");
     s = open_s(ID_A);
     rs_lock_acquire(s, RS_KIND_EXCLUSIVE);
-    CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_OK,
+    CHECK(rs_lock_renew_owned(pool, c, key, s->owner, NULL) == RS_OK,
           "the lease thread renews a lock its owner holds");
-    CHECK(rs_lock_renew_owned(pool, c, key,
-                              (const unsigned char *)OTHER) == RS_LOST,
+    CHECK(rs_lock_renew_owned(pool, c, key, (const unsigned char *)OTHER,
+                              NULL) == RS_LOST,
           "... not another owner's");
     fake_script(OP_CAS, 1, RS_STORE_EXISTS);
-    CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_OK
+    CHECK(rs_lock_renew_owned(pool, c, key, s->owner, NULL) == RS_OK
           && fake.calls[OP_CAS] >= 2, "... again after a conflict");
     fake_script(OP_GET, 1, RS_STORE_TIMEOUT);
-    CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_UNAVAILABLE,
+    CHECK(rs_lock_renew_owned(pool, c, key, s->owner, NULL) == RS_UNAVAILABLE,
           "... unavailable when the store times out");
     fake_delete(key);
-    CHECK(rs_lock_renew_owned(pool, c, key, s->owner) == RS_LOST,
+    CHECK(rs_lock_renew_owned(pool, c, key, s->owner, NULL) == RS_LOST,
           "... lost when the item is gone");
 }
 
