@@ -156,10 +156,10 @@ const char *rs_keys_check(apr_pool_t *p, apr_hash_t *reg, const char *key,
 }
 
 /*
- * The stored item under it's key when its value is byte for byte it's:
- * that value was checked when it was stored. A client sends a session
- * back in the order it read it, so the same position is tried before the
- * index of the stored keys, which is built only when that fails.
+ * 1 when known holds it->key with byte for byte the same value: that
+ * value was checked when it was stored. A client sends a session back in
+ * the order it read it, so the same position is tried before the index of
+ * the stored keys, which is built only when that fails.
  */
 static int unchanged(apr_pool_t *p, const rs_state_t *known,
                      apr_hash_t **index, int i, const rs_item_t *it)

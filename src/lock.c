@@ -394,12 +394,12 @@ static apr_uint64_t version_of(const unsigned char *b, apr_size_t n)
 
 /*
  * How long the held lock of the last read of the record has been seen
- * unchanged. A live holder rewrites it every third of
- * its lease, so one unchanged for its whole lease is stale, whatever this
- * server's lease setting and however far its clock is from the holder's
- * (the record's renewal time, a wall clock, is not used for this). A
- * waiter's WATCHED mark is not the holder's doing and does not count.
- * -1 when the lock is not held.
+ * unchanged. A live holder rewrites it every third of its lease, so one
+ * unchanged for its whole lease is stale, whatever this server's lease
+ * setting and however far its clock is from the holder's (the record's
+ * renewal time, a wall clock, is not used for this). A waiter's WATCHED
+ * mark is not the holder's doing and does not count. -1 when the lock is
+ * not held.
  */
 static apr_interval_time_t unchanged_for(const rs_session_t *s, watch_t *w)
 {
@@ -711,9 +711,9 @@ static rs_status_e still_ours(rs_session_t *s, rs_status_e st)
 
 /*
  * A held GET's lock on a watched record, while no renewal is due: the
- * companion still holds the lock fields it wrote or read last, so nobody wrote
- * the record since (a PUT, a takeover or an abandon rewrites both). Spares
- * a poll reading a big record ten times a second.
+ * companion still holds the lock fields it wrote or read last, so nobody
+ * wrote the record since (a PUT, a takeover or an abandon rewrites both).
+ * Spares a poll reading a big record ten times a second.
  */
 static int companion_unchanged(rs_session_t *s)
 {
