@@ -45,6 +45,9 @@ Protocols h2c http/1.1
 ScriptSock "$dir/cgid.sock"
 RemoteSessionStore "--SERVER=127.0.0.1:$mc_port"
 RemoteSessionApiKey $key
+# the sample page's key: the Apache side's, so that the ASP.NET Core
+# client (which throws on keys it cannot read) never receives it
+RemoteSessionKey visits int apache
 <Location /systemweb-adapters/session>
     SetHandler remote-session
 </Location>
