@@ -251,16 +251,12 @@ static apr_size_t len_7bit(apr_uint32_t v)
 const char *rs_state_scan(apr_pool_t *p, const unsigned char *buf,
                           apr_size_t len, rs_scan_t *out)
 {
-    reader_t rd = { buf, buf + len, buf, len, p, NULL, 1, 0, 0, 0, 0 };
-    rs_state_t st;
+    reader_t rd = { buf, buf + len, buf, len, p, NULL, 1 };
+    rs_state_t *st;
+    const char *err = decode(&rd, &st);
 
-    if (!read_state(&rd, &st)) {
-        return rd.err;
-    }
-    if (rd.p != rd.end) {
-        fail(&rd, apr_psprintf(p, "%" APR_SIZE_T_FMT " trailing bytes",
-                               remaining(&rd)));
-        return rd.err;
+    if (err) {
+        return err;
     }
     out->flags_at = rd.flags_at;
     out->empty_values = rd.empty;

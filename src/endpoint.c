@@ -74,19 +74,25 @@ static int refuse(request_rec *r, const char *id, const char *msg)
     return answer_text(r, HTTP_BAD_REQUEST, msg);
 }
 
-/* Writes and flushes buf through bb, which is left empty for reuse. */
-static apr_status_t send_bytes(request_rec *r, apr_bucket_brigade *bb,
-                               const void *buf, apr_size_t len)
+/* Passes bb and a flush on; bb is left empty for reuse. */
+static apr_status_t pass_flushed(request_rec *r, apr_bucket_brigade *bb)
 {
-    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
     apr_status_t rv;
 
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(buf, len, ba));
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(bb->bucket_alloc));
     rv = ap_pass_brigade(r->output_filters, bb);
     apr_brigade_cleanup(bb);
     return rv != APR_SUCCESS ? rv : r->connection->aborted ? APR_ECONNABORTED
                                                           : APR_SUCCESS;
+}
+
+/* Writes and flushes buf through bb, which is left empty for reuse. */
+static apr_status_t send_bytes(request_rec *r, apr_bucket_brigade *bb,
+                               const void *buf, apr_size_t len)
+{
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(
+                                    buf, len, r->connection->bucket_alloc));
+    return pass_flushed(r, bb);
 }
 
 static apr_bucket_brigade *brigade(request_rec *r)
@@ -128,7 +134,6 @@ static apr_status_t send_writer_state(request_rec *r, rs_session_t *s,
 {
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
     apr_bucket_brigade *bb;
-    apr_status_t rv;
 
     if (s->state) {
         return send_state(r, s->state, is_new, 0, newline);
@@ -142,11 +147,7 @@ static apr_status_t send_writer_state(request_rec *r, rs_session_t *s,
     if (newline) {
         APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create("\n", 1, ba));
     }
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(ba));
-    rv = ap_pass_brigade(r->output_filters, bb);
-    apr_brigade_cleanup(bb);
-    return rv != APR_SUCCESS ? rv : r->connection->aborted ? APR_ECONNABORTED
-                                                          : APR_SUCCESS;
+    return pass_flushed(r, bb);
 }
 
 /* Stops mod_deflate and friends from holding back a streamed answer. */
@@ -255,9 +256,8 @@ static void lock_gone(request_rec *r, const rs_session_t *s)
  * year, and a hold keeps a worker). */
 static apr_time_t hold_end(request_rec *r, const rs_session_t *s)
 {
-    apr_time_t session = apr_time_from_sec((apr_time_t)(s->state
-                                           ? s->state->timeout
-                                           : s->rec.timeout) * 60);
+    /* the record's copy of the state's (a raw take decodes no state) */
+    apr_time_t session = apr_time_from_sec((apr_time_t)s->rec.timeout * 60);
     apr_time_t most = apr_time_from_sec(rs_hold_timeout(rs_sconf(r->server)));
     return apr_time_now() + (session < most ? session : most);
 }

@@ -92,8 +92,6 @@ static void give_back_all(void)
     }
 }
 
-/* A request that kept its lock too long loses it, so that one slow (or
- * slowly fed) request cannot keep a session's writers waiting. */
 /* A watched lock's companion not rewritten: waiters elsewhere see the
  * change later (lock.c, tell_watchers). */
 static void untold(const entry_t *e, rs_conn *c)
@@ -104,6 +102,8 @@ static void untold(const entry_t *e, rs_conn *c)
                  "lease", e->key, rs_conn_error(c));
 }
 
+/* A request that kept its lock too long loses it, so that one slow (or
+ * slowly fed) request cannot keep a session's writers waiting. */
 static void release(apr_pool_t *p, const entry_t *e)
 {
     rs_conn *c = conn_for(e->store);
